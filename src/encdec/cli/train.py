@@ -1,0 +1,86 @@
+"""`python train.py`: build everything from the config, train, test with the best checkpoint."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import hydra
+import lightning as L
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf, open_dict
+from rich.console import Console
+from rich.table import Table
+
+from encdec.cli.common import CONF_DIR, build_callbacks, build_loggers, finish_wandb
+
+log = logging.getLogger(__name__)
+
+
+def name_sweep_job(cfg: DictConfig) -> None:
+    """In a multirun, group all jobs' W&B runs by sweep and name each run by its overrides."""
+    hc = HydraConfig.get()
+    if hc.mode != RunMode.MULTIRUN or "wandb" not in (cfg.get("logger") or {}):
+        return
+    with open_dict(cfg):
+        if cfg.logger.wandb.group is None:
+            cfg.logger.wandb.group = "sweep-" + "-".join(Path(hc.sweep.dir).parts[-2:])
+        if cfg.logger.wandb.name is None:
+            cfg.logger.wandb.name = hc.job.override_dirname or f"job{hc.job.num}"
+
+
+def print_metrics(metrics: dict[str, float], title: str) -> None:
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key in sorted(metrics):
+        table.add_row(key, f"{metrics[key]:.4f}")
+    Console().print(table)
+
+
+def train(cfg: DictConfig) -> dict[str, float]:
+    """Fit and test the configured task; returns every logged metric."""
+    L.seed_everything(cfg.seed, workers=True)
+    output_dir = Path(cfg.paths.output_dir)
+
+    datamodule = instantiate(cfg.data)
+    datamodule.prepare_data()
+    net = instantiate(cfg.model, vocab_size=datamodule.vocab_size_actual, pad_id=datamodule.special_ids["pad"])
+    task = instantiate(cfg.task, net=net, tokenizer=datamodule.tokenizer)
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    task.checkpoint_extras = {"config": resolved}
+    OmegaConf.save(resolved, output_dir / "config_resolved.yaml")
+    datamodule.tokenizer.save(str(output_dir / "tokenizer.json"))
+
+    loggers = build_loggers(cfg.get("logger"))
+    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=build_callbacks(cfg.get("callbacks")), logger=loggers)
+    for lg in loggers:
+        lg.log_hyperparams(resolved)
+
+    metrics: dict[str, Any] = {}
+    try:
+        if cfg.get("train"):
+            trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+            metrics.update(trainer.callback_metrics)
+        if cfg.get("test"):
+            best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+            if best:
+                log.info("Testing the best checkpoint: %s", best)
+            trainer.test(task, datamodule=datamodule, ckpt_path=best or None)
+            metrics.update(trainer.callback_metrics)
+    finally:
+        finish_wandb()
+    metrics = {k: float(v) for k, v in metrics.items()}
+    if trainer.is_global_zero:
+        print_metrics(metrics, f"Final metrics ({output_dir})")
+    return metrics
+
+
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    name_sweep_job(cfg)
+    metrics = train(cfg)
+    return metrics.get(cfg.get("optimized_metric"))

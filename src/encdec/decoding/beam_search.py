@@ -1,0 +1,112 @@
+"""Batched beam search with beams folded into the batch and finished sentences dropped.
+
+fairseq's scheme: each step takes the 2K best continuations over all K beams of a sentence;
+those ending in EOS among the first K become finished hypotheses, the K best others stay alive.
+A sentence is done when it has K finished hypotheses or reaches its maximum length (then its
+alive beams are finished as they stand). Finished sentences leave the batch, so late steps only
+pay for the sentences still being decoded. With K = 1 this is exactly greedy decoding.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from encdec.decoding.greedy import Hypothesis, StepModel
+
+
+def length_penalty(length: int, alpha: float) -> float:
+    """GNMT length penalty ((5 + |Y|) / 6)^alpha; alpha = 0 ranks by raw log-probability."""
+    return ((5.0 + length) / 6.0) ** alpha
+
+
+@torch.no_grad()
+def beam_search(
+    model: StepModel,
+    src: torch.Tensor,
+    src_lengths: torch.Tensor,
+    bos_id: int,
+    eos_id: int,
+    max_lengths: torch.Tensor,
+    beam_size: int = 5,
+    alpha: float = 0.0,
+    return_attention: bool = False,
+) -> list[Hypothesis]:
+    """Return the best hypothesis of every sentence in the batch (in input order)."""
+    if beam_size < 1:
+        raise ValueError(f"beam_size must be >= 1, got {beam_size}.")
+    device = src.device
+    batch, k = src.size(0), beam_size
+    memory, state = model.encode(src, src_lengths)
+    expand = torch.arange(batch, device=device).repeat_interleave(k)
+    memory, state = memory.index_select(expand), state.index_select(expand)
+
+    active = torch.arange(batch, device=device)  # original index of each sentence still decoding
+    max_lengths = max_lengths.to(device)
+    scores = torch.full((batch, k), float("-inf"), device=device)
+    scores[:, 0] = 0.0  # only the first beam is live at the start
+    tokens = torch.full((batch * k,), bos_id, dtype=torch.long, device=device)
+    history = torch.empty(batch * k, 0, dtype=torch.long, device=device)  # (n*K, t)
+    attn_history = None  # (n*K, t, S)
+    finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
+    ranks = torch.arange(2 * k, device=device)
+
+    def finish(sentence: int, row: int, score: float, t: int, extra_step: bool) -> None:
+        """Record the hypothesis at flat row `row` of length t (+1 for the EOS step)."""
+        attn = None
+        if attn_history is not None:
+            attn = attn_history[row, : t + int(extra_step), : int(src_lengths[sentence])].cpu()
+        finished[sentence].append(
+            Hypothesis(tokens=history[row].tolist(), score=score, attention=attn)
+        )
+
+    t = 0
+    while active.numel() > 0:
+        n = active.numel()
+        # Sentences at their length budget: finish their alive beams as they stand.
+        at_limit = (max_lengths[active] <= t).tolist()
+        for i in [i for i, limit in enumerate(at_limit) if limit]:
+            for b in range(k):
+                if scores[i, b] > float("-inf"):
+                    finish(int(active[i]), i * k + b, float(scores[i, b]) / length_penalty(t, alpha), t, False)
+        keep = [i for i, limit in enumerate(at_limit) if not limit and len(finished[int(active[i])]) < k]
+        if len(keep) < n:
+            if not keep:
+                break
+            keep_t = torch.tensor(keep, device=device)
+            rows = (keep_t[:, None] * k + torch.arange(k, device=device)).view(-1)
+            active, scores = active[keep_t], scores[keep_t]
+            memory, state = memory.index_select(rows), state.index_select(rows)
+            tokens, history = tokens[rows], history[rows]
+            attn_history = attn_history[rows] if attn_history is not None else None
+            n = active.numel()
+
+        log_probs, weights, state = model.step(tokens, memory, state)  # (n*K, V)
+        vocab = log_probs.size(-1)
+        candidates = (scores.view(-1, 1) + log_probs).view(n, k * vocab)
+        top_scores, top_idx = candidates.topk(2 * k, dim=-1)  # (n, 2K)
+        beam_idx = torch.div(top_idx, vocab, rounding_mode="floor")
+        top_tokens = top_idx % vocab
+        is_eos = top_tokens == eos_id
+        flat_beam = torch.arange(n, device=device)[:, None] * k + beam_idx  # (n, 2K) rows
+
+        if return_attention and weights is not None:
+            step_attn = weights.unsqueeze(1)
+            attn_history = step_attn if attn_history is None else torch.cat([attn_history, step_attn], 1)
+
+        # EOS among the first K candidates: a finished hypothesis.
+        for i, r in (is_eos & (ranks < k)).nonzero().tolist():
+            if top_scores[i, r] > float("-inf"):
+                finish(int(active[i]), int(flat_beam[i, r]), float(top_scores[i, r]) / length_penalty(t + 1, alpha), t, True)
+
+        # The K best non-EOS candidates stay alive (at most K of the 2K end in EOS).
+        order = torch.sort(is_eos.to(torch.int8), dim=-1, stable=True).indices[:, :k]  # (n, K)
+        scores = top_scores.gather(1, order)
+        rows = flat_beam.gather(1, order).view(-1)
+        tokens = top_tokens.gather(1, order).view(-1)
+        state = state.index_select(rows)
+        history = torch.cat([history[rows], tokens[:, None]], dim=1)
+        if attn_history is not None:
+            attn_history = attn_history[rows]
+        t += 1
+
+    return [max(hyps, key=lambda h: h.score) for hyps in finished]

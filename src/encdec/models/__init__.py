@@ -1,0 +1,18 @@
+"""Plain PyTorch modules: no Lightning, no Hydra."""
+
+from encdec.models.attention import Attention, BahdanauAttention, LuongAttention
+from encdec.models.decoder import Decoder, DecoderState, Memory
+from encdec.models.encoder import Encoder, EncoderOutput
+from encdec.models.seq2seq import Seq2Seq
+
+__all__ = [
+    "Attention",
+    "BahdanauAttention",
+    "LuongAttention",
+    "Decoder",
+    "DecoderState",
+    "Memory",
+    "Encoder",
+    "EncoderOutput",
+    "Seq2Seq",
+]

@@ -1,0 +1,86 @@
+"""The encoder-decoder network: Encoder + attentional Decoder, built from plain hyper-parameters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from encdec.models.attention import Attention
+from encdec.models.decoder import Decoder, DecoderState, Memory
+from encdec.models.encoder import Encoder
+
+
+class Seq2Seq(nn.Module):
+    """Sequence-to-sequence model for translation and summarization.
+
+    `attention` is a factory `(query_dim, key_dim) -> Attention` (a `functools.partial`, as Hydra's
+    `_partial_: true` makes it), or None for a decoder that only sees the encoder's final state.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        pad_id: int = 0,
+        embedding_dim: int = 256,
+        hidden_dim: int = 512,
+        encoder_hidden_dim: int | None = None,
+        encoder_layers: int = 1,
+        decoder_layers: int = 1,
+        bidirectional: bool = True,
+        rnn_type: str = "lstm",
+        attention: Callable[..., Attention] | None = None,
+        input_feeding: bool = True,
+        bridge: bool = True,
+        dropout: float = 0.3,
+        share_embeddings: bool = False,
+        tie_embeddings: bool = False,
+    ) -> None:
+        super().__init__()
+        directions = 2 if bidirectional else 1
+        self.encoder = Encoder(
+            vocab_size,
+            embedding_dim,
+            encoder_hidden_dim or hidden_dim // directions,
+            num_layers=encoder_layers,
+            rnn_type=rnn_type,
+            bidirectional=bidirectional,
+            dropout=dropout,
+            padding_idx=pad_id,
+        )
+        self.decoder = Decoder(
+            vocab_size,
+            embedding_dim,
+            hidden_dim,
+            encoder_dim=self.encoder.output_dim,
+            num_layers=decoder_layers,
+            rnn_type=rnn_type,
+            attention=attention,
+            input_feeding=input_feeding,
+            bridge=bridge,
+            dropout=dropout,
+            padding_idx=pad_id,
+            embedding=self.encoder.embedding if share_embeddings else None,
+            tie_embeddings=tie_embeddings,
+        )
+
+    def encode(self, src: torch.Tensor, src_lengths: torch.Tensor) -> tuple[Memory, DecoderState]:
+        """src (B, S) -> the decoder's memory and initial state."""
+        enc = self.encoder(src, src_lengths)
+        final_hidden, final_cell = self.encoder.final_states(enc)
+        return self.decoder.init_state(enc, final_hidden, final_cell)
+
+    def forward(
+        self, src: torch.Tensor, src_lengths: torch.Tensor, tgt_in: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Teacher-forced pass: logits (B, T, V) and attention weights (B, T, S) or None."""
+        memory, state = self.encode(src, src_lengths)
+        return self.decoder(tgt_in, memory, state)
+
+    def step(
+        self, tokens: torch.Tensor, memory: Memory, state: DecoderState
+    ) -> tuple[torch.Tensor, torch.Tensor | None, DecoderState]:
+        """One decoding step: log-probabilities (B, V), attention (B, S), new state."""
+        logits, weights, state = self.decoder.step(tokens, memory, state)
+        return torch.log_softmax(logits.float(), dim=-1), weights, state
