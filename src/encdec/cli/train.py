@@ -11,11 +11,19 @@ import lightning as L
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
+from lightning.pytorch.callbacks import LearningRateMonitor
 from omegaconf import DictConfig, OmegaConf, open_dict
 from rich.console import Console
 from rich.table import Table
 
-from encdec.cli.common import CONF_DIR, build_callbacks, build_loggers, finish_wandb
+from encdec.cli.common import (
+    CONF_DIR,
+    build_callbacks,
+    build_loggers,
+    finish_wandb,
+    run_friendly,
+    save_metrics,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +56,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     datamodule = instantiate(cfg.data)
     datamodule.prepare_data()
-    net = instantiate(cfg.model, vocab_size=datamodule.vocab_size_actual, pad_id=datamodule.special_ids["pad"])
+    with open_dict(cfg):  # the model's vocabulary is the trained tokenizer's
+        cfg.model.vocab_size = datamodule.vocab_size_actual
+        cfg.model.pad_id = datamodule.special_ids["pad"]
+    net = instantiate(cfg.model)
     task = instantiate(cfg.task, net=net, tokenizer=datamodule.tokenizer)
     resolved = OmegaConf.to_container(cfg, resolve=True)
     task.checkpoint_extras = {"config": resolved}
@@ -56,7 +67,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
     datamodule.tokenizer.save(str(output_dir / "tokenizer.json"))
 
     loggers = build_loggers(cfg.get("logger"))
-    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=build_callbacks(cfg.get("callbacks")), logger=loggers)
+    callbacks = build_callbacks(cfg.get("callbacks"))
+    if not loggers:  # the LR monitor refuses to run without a logger
+        callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
+    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
     for lg in loggers:
         lg.log_hyperparams(resolved)
 
@@ -66,7 +80,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
             trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
             metrics.update(trainer.callback_metrics)
         if cfg.get("test"):
-            best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+            best = (
+                trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+            )
             if best:
                 log.info("Testing the best checkpoint: %s", best)
             trainer.test(task, datamodule=datamodule, ckpt_path=best or None)
@@ -75,6 +91,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         finish_wandb()
     metrics = {k: float(v) for k, v in metrics.items()}
     if trainer.is_global_zero:
+        save_metrics(metrics, output_dir / "metrics.json")
         print_metrics(metrics, f"Final metrics ({output_dir})")
     return metrics
 
@@ -82,5 +99,5 @@ def train(cfg: DictConfig) -> dict[str, float]:
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")
 def main(cfg: DictConfig) -> float | None:
     name_sweep_job(cfg)
-    metrics = train(cfg)
+    metrics = run_friendly(lambda: train(cfg))
     return metrics.get(cfg.get("optimized_metric"))

@@ -67,8 +67,16 @@ def beam_search(
         for i in [i for i, limit in enumerate(at_limit) if limit]:
             for b in range(k):
                 if scores[i, b] > float("-inf"):
-                    finish(int(active[i]), i * k + b, float(scores[i, b]) / length_penalty(t, alpha), t, False)
-        keep = [i for i, limit in enumerate(at_limit) if not limit and len(finished[int(active[i])]) < k]
+                    finish(
+                        int(active[i]),
+                        i * k + b,
+                        float(scores[i, b]) / length_penalty(t, alpha),
+                        t,
+                        False,
+                    )
+        keep = [
+            i for i, limit in enumerate(at_limit) if not limit and len(finished[int(active[i])]) < k
+        ]
         if len(keep) < n:
             if not keep:
                 break
@@ -91,12 +99,20 @@ def beam_search(
 
         if return_attention and weights is not None:
             step_attn = weights.unsqueeze(1)
-            attn_history = step_attn if attn_history is None else torch.cat([attn_history, step_attn], 1)
+            attn_history = (
+                step_attn if attn_history is None else torch.cat([attn_history, step_attn], 1)
+            )
 
         # EOS among the first K candidates: a finished hypothesis.
         for i, r in (is_eos & (ranks < k)).nonzero().tolist():
             if top_scores[i, r] > float("-inf"):
-                finish(int(active[i]), int(flat_beam[i, r]), float(top_scores[i, r]) / length_penalty(t + 1, alpha), t, True)
+                finish(
+                    int(active[i]),
+                    int(flat_beam[i, r]),
+                    float(top_scores[i, r]) / length_penalty(t + 1, alpha),
+                    t,
+                    True,
+                )
 
         # The K best non-EOS candidates stay alive (at most K of the 2K end in EOS).
         order = torch.sort(is_eos.to(torch.int8), dim=-1, stable=True).indices[:, :k]  # (n, K)

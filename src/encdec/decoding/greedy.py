@@ -65,9 +65,10 @@ def greedy_decode(
     hyps = []
     for i, row in enumerate(steps):
         row = row[: int(max_lengths[i])]
+        length = len(row)  # steps this sentence took: up to its budget...
         if eos_id in row:
             row = row[: row.index(eos_id)]
-        length = min(len(row) + 1, len(steps[i]))  # steps taken incl. EOS
+            length = len(row) + 1  # ...or up to and including EOS
         a = attn[i, :length, : int(src_lengths[i])].cpu() if attn is not None else None
         hyps.append(Hypothesis(tokens=row, score=float(scores[i]), attention=a))
     return hyps

@@ -77,7 +77,9 @@ class Decoder(nn.Module):
         self.rnn_type = rnn_type
         self.hidden_dim = hidden_dim
         self.num_layers = num_layers
-        self.embedding = embedding or nn.Embedding(vocab_size, embedding_dim, padding_idx=padding_idx)
+        self.embedding = embedding or nn.Embedding(
+            vocab_size, embedding_dim, padding_idx=padding_idx
+        )
         self.attention = attention(query_dim=hidden_dim, key_dim=encoder_dim) if attention else None
         self.input_feeding = input_feeding and self.attention is not None
         rnn_input = self.embedding.embedding_dim + (hidden_dim if self.input_feeding else 0)
@@ -93,7 +95,9 @@ class Decoder(nn.Module):
             self.combine = nn.Linear(hidden_dim + encoder_dim, hidden_dim)  # W_c
         # Bridge: the encoder's final state (both directions) initialises every decoder layer.
         self.bridge_hidden = nn.Linear(encoder_dim, hidden_dim) if bridge else None
-        self.bridge_cell = nn.Linear(encoder_dim, hidden_dim) if bridge and rnn_type == "lstm" else None
+        self.bridge_cell = (
+            nn.Linear(encoder_dim, hidden_dim) if bridge and rnn_type == "lstm" else None
+        )
         if tie_embeddings:
             # Project to the embedding size, then score with the embedding matrix itself.
             self.pre_output = nn.Linear(hidden_dim, self.embedding.embedding_dim, bias=False)
@@ -129,7 +133,11 @@ class Decoder(nn.Module):
         self, embedded: torch.Tensor, memory: Memory, state: DecoderState
     ) -> tuple[torch.Tensor, torch.Tensor | None, DecoderState]:
         """One recurrent step on embedded inputs (B, E) -> attentional vector (B, H), weights (B, S)."""
-        x = embedded if state.input_feed is None else torch.cat([embedded, state.input_feed], dim=-1)
+        x = (
+            embedded
+            if state.input_feed is None
+            else torch.cat([embedded, state.input_feed], dim=-1)
+        )
         rnn_state = state.hidden if state.cell is None else (state.hidden, state.cell)
         out, new_rnn_state = self.rnn(x.unsqueeze(1), rnn_state)  # out: (B, 1, H)
         hidden, cell = new_rnn_state if state.cell is not None else (new_rnn_state, None)

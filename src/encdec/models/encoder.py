@@ -78,7 +78,9 @@ class Encoder(nn.Module):
         self.num_directions = 2 if bidirectional else 1
         self.padding_idx = padding_idx
         # A shared embedding (e.g. with the decoder) may be passed in; otherwise own one.
-        self.embedding = embedding or nn.Embedding(vocab_size, embedding_dim, padding_idx=padding_idx)
+        self.embedding = embedding or nn.Embedding(
+            vocab_size, embedding_dim, padding_idx=padding_idx
+        )
         self.dropout = nn.Dropout(dropout)
         self.rnn = rnn_class(rnn_type)(
             self.embedding.embedding_dim,
@@ -110,7 +112,9 @@ class Encoder(nn.Module):
                 embedded, lengths.cpu(), batch_first=True, enforce_sorted=False
             )
             packed_states, final = self.rnn(packed)
-            states, _ = pad_packed_sequence(packed_states, batch_first=True, total_length=src.size(1))
+            states, _ = pad_packed_sequence(
+                packed_states, batch_first=True, total_length=src.size(1)
+            )
         hidden, cell = final if isinstance(final, tuple) else (final, None)
         return EncoderOutput(states=self.dropout(states), hidden=hidden, cell=cell, mask=mask)
 

@@ -72,7 +72,9 @@ class Seq2SeqTask(L.LightningModule):
         loss, tokens = self.loss(batch, self.hparams.label_smoothing)
         now = time.perf_counter()
         if self._step_started is not None:
-            self.log("train/tokens_per_sec", tokens / (now - self._step_started), batch_size=len(batch))
+            self.log(
+                "train/tokens_per_sec", tokens / (now - self._step_started), batch_size=len(batch)
+            )
         self._step_started = now
         self.log("train/loss", loss, prog_bar=True, batch_size=len(batch))
         return loss
@@ -81,20 +83,34 @@ class Seq2SeqTask(L.LightningModule):
         self._step_started = None
 
     # -- decoding -----------------------------------------------------------------------------
-    def decode(self, batch: Batch, beam_size: int, return_attention: bool = False) -> list[Hypothesis]:
+    def decode(
+        self, batch: Batch, beam_size: int, return_attention: bool = False
+    ) -> list[Hypothesis]:
         """Decode a batch; beam_size 1 is greedy search."""
         hp = self.hparams
-        max_lengths = max_output_lengths(batch.src_lengths, hp.max_len_ratio, hp.max_len_offset, hp.max_len_cap)
+        max_lengths = max_output_lengths(
+            batch.src_lengths, hp.max_len_ratio, hp.max_len_offset, hp.max_len_cap
+        )
         return beam_search(
-            self.net, batch.src, batch.src_lengths, self.ids["bos"], self.ids["eos"], max_lengths,
-            beam_size=beam_size, alpha=hp.length_penalty, return_attention=return_attention,
+            self.net,
+            batch.src,
+            batch.src_lengths,
+            self.ids["bos"],
+            self.ids["eos"],
+            max_lengths,
+            beam_size=beam_size,
+            alpha=hp.length_penalty,
+            return_attention=return_attention,
         )
 
     def detokenize(self, tokens: list[int]) -> str:
         return self.tokenizer.decode(tokens, skip_special_tokens=True)
 
     def translate(self, batch: Batch, beam_size: int | None = None) -> list[str]:
-        return [self.detokenize(h.tokens) for h in self.decode(batch, beam_size or self.hparams.beam_size)]
+        return [
+            self.detokenize(h.tokens)
+            for h in self.decode(batch, beam_size or self.hparams.beam_size)
+        ]
 
     # -- evaluation -----------------------------------------------------------------------------
     def _eval_step(self, batch: Batch, stage: str, beam_size: int) -> None:

@@ -1,0 +1,49 @@
+"""`python eval.py ckpt_path=...`: score a trained checkpoint on the test (or val) split."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import hydra
+import lightning as L
+from omegaconf import DictConfig
+
+from encdec.cli.common import (
+    CONF_DIR,
+    build_loggers,
+    finish_wandb,
+    load_checkpoint,
+    run_friendly,
+    save_metrics,
+)
+from encdec.cli.train import print_metrics
+
+log = logging.getLogger(__name__)
+
+
+def evaluate(cfg: DictConfig) -> dict[str, float]:
+    task, datamodule, _ = load_checkpoint(cfg.ckpt_path, cfg.paths.data_dir, cfg.paths.cache_dir)
+    for option in ("beam_size", "length_penalty"):
+        if cfg.get(option) is not None:
+            task.hparams[option] = cfg[option]
+    trainer = L.Trainer(
+        **cfg.get("trainer", {}),
+        logger=build_loggers(cfg.get("logger")),
+        default_root_dir=cfg.paths.output_dir,
+        enable_checkpointing=False,
+    )
+    try:
+        run = trainer.test if cfg.split == "test" else trainer.validate
+        run(task, datamodule=datamodule)
+    finally:
+        finish_wandb()
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    save_metrics(metrics, Path(cfg.paths.output_dir) / "metrics.json")
+    print_metrics(metrics, f"{cfg.ckpt_path} on {cfg.split}")
+    return metrics
+
+
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="eval")
+def main(cfg: DictConfig) -> None:
+    run_friendly(lambda: evaluate(cfg))

@@ -1,0 +1,36 @@
+"""Shared pytest fixtures."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The folder holding the real corpora (`multi30k/`, ...): $ENCDEC_DATA_DIR, else ../shared/data."""
+    path = Path(os.environ.get("ENCDEC_DATA_DIR") or REPO_ROOT.parent / "shared" / "data")
+    if not (path / "multi30k").is_dir():
+        pytest.fail(f"No multi30k/ folder in {path}; set ENCDEC_DATA_DIR to the data folder.")
+    return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def torch_single_thread() -> Iterator[None]:
+    """One intra-op thread in the test process (restored afterwards).
+
+    With the small tensors of tests, thread hand-offs cost far more than the work; on a busy
+    2-core machine they made the model/decoding tests over 10x slower. CLI tests run in
+    subprocesses and keep torch's default.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
