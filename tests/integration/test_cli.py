@@ -51,7 +51,10 @@ def test_train_then_eval_reproduces_test_bleu(data_dir: Path, tmp_path: Path) ->
     assert {"train/loss", "val/loss", "val/ppl", "val/bleu", "test/bleu"} <= set(metrics)
     assert "test/bleu" in result.stdout
 
-    evaluated = run(["eval.py", f"ckpt_path={best}"], data_dir, tmp_path)
+    # The run above tested on limit_test_batches=1: score the same batch.
+    evaluated = run(
+        ["eval.py", f"ckpt_path={best}", "trainer.limit_test_batches=1"], data_dir, tmp_path
+    )
     assert evaluated.returncode == 0, evaluated.stderr[-3000:]
     eval_dir = only([p for p in (tmp_path / "outputs").glob("*/*") if p != run_dir])
     eval_metrics = json.loads((eval_dir / "metrics.json").read_text())
