@@ -16,12 +16,12 @@ test-slow:  ## only the slow checks (real training to a quality bar)
 	$(PYTHON) -m pytest -q -m slow
 
 lint:
-	$(PYTHON) -m ruff check src tests conf train.py eval.py
-	$(PYTHON) -m ruff format --check src tests train.py eval.py
+	$(PYTHON) -m ruff check src tests train.py eval.py predict.py
+	$(PYTHON) -m ruff format --check src tests train.py eval.py predict.py
 
 format:
-	$(PYTHON) -m ruff check --fix src tests train.py eval.py
-	$(PYTHON) -m ruff format src tests train.py eval.py
+	$(PYTHON) -m ruff check --fix src tests train.py eval.py predict.py
+	$(PYTHON) -m ruff format src tests train.py eval.py predict.py
 
 train:
 	$(PYTHON) train.py

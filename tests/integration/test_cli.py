@@ -19,13 +19,16 @@ CLI_SMALL = [
 ]
 
 
-def run(args: list[str], data_dir: Path, tmp_path: Path) -> subprocess.CompletedProcess:
+def run(
+    args: list[str], data_dir: Path, tmp_path: Path, stdin: str | None = None
+) -> subprocess.CompletedProcess:
     env = {**os.environ, "ENCDEC_DATA_DIR": str(data_dir), "WANDB_MODE": "offline"}
     env.pop("WANDB_API_KEY", None)
     return subprocess.run(
         [sys.executable, *args, f"paths.log_dir={tmp_path}", f"paths.cache_dir={ROOT / '.cache'}"],
         cwd=ROOT,
         env=env,
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=600,
@@ -37,29 +40,67 @@ def only(paths: list[Path]) -> Path:
     return paths[0]
 
 
-def test_train_then_eval_reproduces_test_bleu(data_dir: Path, tmp_path: Path) -> None:
-    result = run(["train.py", "task=translation", *CLI_SMALL], data_dir, tmp_path)
+@pytest.fixture(scope="module")
+def trained(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, Path]:
+    """`python train.py task=translation ...` once: (run folder, its metrics, the log folder)."""
+    log_dir = tmp_path_factory.mktemp("cli")
+    result = run(["train.py", "task=translation", *CLI_SMALL], data_dir, log_dir)
     assert result.returncode == 0, result.stderr[-3000:]
-    run_dir = only(list((tmp_path / "outputs").glob("*/*")))  # outputs/<date>/<time>
+    assert "test/bleu" in result.stdout
+    run_dir = only(list((log_dir / "outputs").glob("*/*")))  # outputs/<date>/<time>
+    return run_dir, json.loads((run_dir / "metrics.json").read_text()), log_dir
+
+
+def best_checkpoint(run_dir: Path) -> Path:
+    return only([p for p in (run_dir / "checkpoints").glob("*.ckpt") if p.name != "last.ckpt"])
+
+
+def test_train_writes_the_run_folder(trained: tuple[Path, dict, Path]) -> None:
+    run_dir, metrics, _ = trained
     assert (run_dir / ".hydra" / "config.yaml").is_file()
     assert (run_dir / "config_resolved.yaml").is_file()
     assert (run_dir / "tokenizer.json").is_file()
     assert (run_dir / "checkpoints" / "last.ckpt").is_file()
-    best = only([p for p in (run_dir / "checkpoints").glob("*.ckpt") if p.name != "last.ckpt"])
+    assert best_checkpoint(run_dir).name.startswith("epoch00-step2-bleu")
     assert only(list((run_dir / "wandb").glob("offline-run-*")))
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    assert {"train/loss", "val/loss", "val/ppl", "val/bleu", "test/bleu"} <= set(metrics)
-    assert "test/bleu" in result.stdout
-
-    # The run above tested on limit_test_batches=1: score the same batch.
-    evaluated = run(
-        ["eval.py", f"ckpt_path={best}", "trainer.limit_test_batches=1"], data_dir, tmp_path
+    assert {"train/loss", "val/loss", "val/ppl", "val/bleu", "test/bleu", "test/loss"} <= set(
+        metrics
     )
-    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
-    eval_dir = only([p for p in (tmp_path / "outputs").glob("*/*") if p != run_dir])
+
+
+def test_eval_reproduces_the_test_figures(trained: tuple[Path, dict, Path], data_dir: Path) -> None:
+    run_dir, metrics, log_dir = trained
+    # The run above tested on limit_test_batches=1: score the same batch.
+    ckpt = best_checkpoint(run_dir)
+    result = run(
+        ["eval.py", f"ckpt_path={ckpt}", "trainer.limit_test_batches=1"], data_dir, log_dir
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    eval_dir = only([p for p in (log_dir / "outputs").glob("*/*") if p != run_dir])
     eval_metrics = json.loads((eval_dir / "metrics.json").read_text())
     assert eval_metrics["test/bleu"] == pytest.approx(metrics["test/bleu"], abs=1e-6)
     assert eval_metrics["test/loss"] == pytest.approx(metrics["test/loss"], rel=1e-5)
+
+
+def test_predict_from_a_file_and_from_stdin(
+    trained: tuple[Path, dict, Path], data_dir: Path, tmp_path: Path
+) -> None:
+    run_dir, _, log_dir = trained
+    ckpt = best_checkpoint(run_dir)
+    sentences = ["A man is riding a bike.", "", "Two dogs play in the snow."]
+    source = tmp_path / "input.en"
+    source.write_text("\n".join(sentences) + "\n", encoding="utf-8")
+    target = tmp_path / "output.de"
+    args = ["predict.py", f"ckpt_path={ckpt}", "beam_size=2", "max_length=12"]
+    from_file = run([*args, f"input={source}", f"output={target}"], data_dir, log_dir)
+    assert from_file.returncode == 0, from_file.stderr[-3000:]
+    outputs = target.read_text(encoding="utf-8").splitlines()
+    assert len(outputs) == 3 and outputs[1] == ""  # one output per input line, empty stays empty
+    assert outputs[0] and outputs[2]
+
+    typed = run(args, data_dir, log_dir, stdin="\n".join(sentences) + "\n")
+    assert typed.returncode == 0, typed.stderr[-3000:]
+    assert typed.stdout.splitlines() == outputs  # the same answers, one per typed line
 
 
 def test_multirun_sweep_gives_one_folder_and_wandb_run_per_job(

@@ -1,0 +1,76 @@
+"""`python predict.py ckpt_path=... [input=FILE]`: translate text with a trained checkpoint."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import hydra
+import torch
+from omegaconf import DictConfig
+
+from encdec.cli.common import CONF_DIR, load_checkpoint, run_friendly
+from encdec.data.batching import Collator
+from encdec.tasks import Seq2SeqTask
+
+
+def translate_lines(task: Seq2SeqTask, lines: list[str], batch_size: int) -> list[str]:
+    """Translate `lines` in batches of similar length; outputs come back in input order."""
+    ids = task.ids
+    collate = Collator(ids["pad"], ids["bos"], ids["eos"])
+    encoded = [e.ids for e in task.tokenizer.encode_batch(lines, add_special_tokens=False)]
+    # Empty lines stay empty; the rest are decoded in batches of similar length.
+    order = sorted((i for i in range(len(lines)) if encoded[i]), key=lambda i: len(encoded[i]))
+    outputs: list[str] = [""] * len(lines)
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        batch = collate([(i, encoded[i], [], lines[i], "") for i in chunk])
+        for i, text in zip(chunk, task.translate(batch), strict=True):
+            outputs[i] = text
+    return outputs
+
+
+def stdin_lines() -> Iterator[str]:
+    """Lines typed by the user (with a prompt when stdin is a terminal)."""
+    interactive = sys.stdin.isatty()
+    while True:
+        if interactive:
+            print("> ", end="", file=sys.stderr, flush=True)
+        line = sys.stdin.readline()
+        if not line:
+            return
+        yield line.rstrip("\n")
+
+
+def write(outputs: Iterable[str], path: str | None) -> None:
+    if path is None:
+        for text in outputs:
+            print(text, flush=True)
+    else:
+        Path(path).write_text("".join(f"{t}\n" for t in outputs), encoding="utf-8")
+
+
+def predict(cfg: DictConfig) -> None:
+    task, _, _ = load_checkpoint(cfg.ckpt_path)
+    task.eval()
+    if cfg.beam_size is not None:
+        task.hparams.beam_size = cfg.beam_size
+    if cfg.max_length is not None:
+        task.hparams.max_len_cap = cfg.max_length
+    torch.set_grad_enabled(False)
+    if cfg.input is not None:
+        path = Path(cfg.input)
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"input={cfg.input}: no such file. Give a text file, one sentence per line."
+            )
+        lines = path.read_text(encoding="utf-8").splitlines()
+        write(translate_lines(task, lines, cfg.batch_size), cfg.output)
+    else:  # one sentence at a time, answered as soon as it is typed
+        write((translate_lines(task, [line], 1)[0] for line in stdin_lines()), cfg.output)
+
+
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="predict")
+def main(cfg: DictConfig) -> None:
+    run_friendly(lambda: predict(cfg))
