@@ -62,7 +62,13 @@ def test_train_writes_the_run_folder(trained: tuple[Path, dict, Path]) -> None:
     assert (run_dir / "tokenizer.json").is_file()
     assert (run_dir / "checkpoints" / "last.ckpt").is_file()
     assert best_checkpoint(run_dir).name.startswith("epoch00-step2-bleu")
-    assert only(list((run_dir / "wandb").glob("offline-run-*")))
+    wandb_run = only(list((run_dir / "wandb").glob("offline-run-*")))
+    # The sample-translation tables reached the (offline) W&B run.
+    for stage in ("val", "test"):
+        table = only(
+            list((wandb_run / "files" / "media" / "table" / stage).glob("samples_*.table.json"))
+        )
+        assert json.loads(table.read_text())["columns"] == ["source", "prediction", "reference"]
     assert {"train/loss", "val/loss", "val/ppl", "val/bleu", "test/bleu", "test/loss"} <= set(
         metrics
     )
