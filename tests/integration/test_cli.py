@@ -146,6 +146,18 @@ def test_multirun_sweep_gives_one_folder_and_wandb_run_per_job(
     assert len(groups) == 1 and groups.pop().startswith("sweep-")
     assert len(names) == 9  # one W&B run per job, named after its overrides
 
+    summary = subprocess.run(
+        [sys.executable, "-m", "encdec.report", str(sweep_dir)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert summary.returncode == 0, summary.stderr[-3000:]
+    rows = (sweep_dir / "report.csv").read_text().splitlines()
+    assert len(rows) == 1 + 9 and rows[0].startswith("job,rnn,attention,val/")
+    assert (sweep_dir / "report.png").stat().st_size > 10_000
+    assert summary.stdout.count("luong_general") == 3
+
 
 def test_a_missing_data_folder_is_a_clear_error(data_dir: Path, tmp_path: Path) -> None:
     result = run(

@@ -1,0 +1,110 @@
+"""Summarise a sweep: `python -m encdec.report multirun/<date>/<time> [--metric val/bleu]`.
+
+Reads every job's overrides (`.hydra/overrides.yaml`) and final metrics (`metrics.json`), prints a
+table sorted by the objective, and writes `report.csv` and `report.png` (the objective across the
+swept values) into the sweep folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from pathlib import Path
+
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+
+def collect(sweep_dir: Path) -> list[dict[str, object]]:
+    """One row per finished job: its number, the overrides that vary across jobs, its metrics."""
+    jobs = []
+    for job in sorted(
+        (p for p in sweep_dir.iterdir() if p.is_dir() and p.name.isdigit()),
+        key=lambda p: int(p.name),
+    ):
+        metrics_file, overrides_file = job / "metrics.json", job / ".hydra" / "overrides.yaml"
+        if not metrics_file.is_file():
+            continue
+        overrides = yaml.safe_load(overrides_file.read_text()) if overrides_file.is_file() else []
+        swept = dict(o.lstrip("+~").split("=", 1) for o in overrides if "=" in o)
+        jobs.append((int(job.name), swept, json.loads(metrics_file.read_text())))
+    keys = list(dict.fromkeys(k for _, swept, _ in jobs for k in swept))
+    varying = [k for k in keys if len({swept.get(k) for _, swept, _ in jobs}) > 1] or keys
+    return [
+        {"job": n, **{k: swept.get(k, "") for k in varying}, **metrics}
+        for n, swept, metrics in jobs
+    ]
+
+
+def write_csv(rows: list[dict[str, object]], path: Path) -> None:
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def plot(rows: list[dict[str, object]], swept: list[str], metric: str, path: Path) -> None:
+    """Bar chart of the objective per job, labelled by the swept values."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = ["\n".join(f"{k}={row[k]}" for k in swept) or f"job {row['job']}" for row in rows]
+    values = [float(row.get(metric, float("nan"))) for row in rows]
+    fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(rows)), 4.5))
+    ax.bar(range(len(rows)), values, color="tab:blue")
+    ax.set_xticks(range(len(rows)), labels, fontsize=8)
+    ax.set_ylabel(metric)
+    ax.set_xlabel(", ".join(swept) or "job")
+    ax.set_title(f"{metric} across the sweep")
+    for i, v in enumerate(values):
+        ax.annotate(f"{v:.2f}", (i, v), ha="center", va="bottom", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def report(
+    sweep_dir: Path, metric: str = "val/bleu", maximize: bool = True
+) -> list[dict[str, object]]:
+    rows = collect(sweep_dir)
+    if not rows:
+        raise SystemExit(f"No finished jobs (with metrics.json) in {sweep_dir}.")
+    rows.sort(
+        key=lambda r: float(r.get(metric, float("-inf") if maximize else float("inf"))),
+        reverse=maximize,
+    )
+    swept = [k for k in rows[0] if k != "job" and "/" not in k]
+    table = Table(title=f"{sweep_dir} — sorted by {metric}")
+    shown = ["job", *swept, *sorted(k for k in rows[0] if "/" in k)]
+    for column in shown:
+        table.add_column(column, justify="right" if "/" in column or column == "job" else "left")
+    for row in rows:
+        table.add_row(
+            *(
+                f"{row[c]:.3f}" if isinstance(row.get(c), float) else str(row.get(c, ""))
+                for c in shown
+            )
+        )
+    Console().print(table)
+    write_csv(rows, sweep_dir / "report.csv")
+    plot(rows, swept, metric, sweep_dir / "report.png")
+    print(f"Wrote {sweep_dir / 'report.csv'} and {sweep_dir / 'report.png'}")
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("sweep_dir", type=Path)
+    parser.add_argument("--metric", default="val/bleu")
+    parser.add_argument("--minimize", action="store_true")
+    args = parser.parse_args()
+    report(args.sweep_dir, args.metric, maximize=not args.minimize)
+
+
+if __name__ == "__main__":
+    main()
