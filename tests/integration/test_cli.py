@@ -154,7 +154,7 @@ def test_multirun_sweep_gives_one_folder_and_wandb_run_per_job(
     )
     assert summary.returncode == 0, summary.stderr[-3000:]
     rows = (sweep_dir / "report.csv").read_text().splitlines()
-    assert len(rows) == 1 + 9 and rows[0].startswith("job,rnn,attention,val/")
+    assert len(rows) == 1 + 9 and rows[0].startswith("job,rnn,attention,") and "val/bleu" in rows[0]
     assert (sweep_dir / "report.png").stat().st_size > 10_000
     assert summary.stdout.count("luong_general") == 3
 
