@@ -1,0 +1,1 @@
+"""Data: raw files -> datasets.Dataset -> tokenizer -> token ids -> length-bucketed batches."""

@@ -1,0 +1,144 @@
+"""Length-bucketed batches with a token budget (as in fairseq / Joey NMT), and their collation."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch.utils.data import Dataset, Sampler
+
+
+@dataclass
+class Batch:
+    """A padded seq2seq batch. Shapes: src (B, S), src_lengths (B,), tgt_in/tgt_out (B, T), ids (B,)."""
+
+    src: torch.Tensor
+    src_lengths: torch.Tensor
+    tgt_in: torch.Tensor
+    tgt_out: torch.Tensor
+    ids: torch.Tensor
+    src_text: list[str]
+    tgt_text: list[str]
+
+    @property
+    def num_target_tokens(self) -> int:
+        return int((self.tgt_out != 0).sum()) if self.tgt_out.numel() else 0
+
+    def __len__(self) -> int:
+        return self.src.size(0)
+
+
+class PairDataset(Dataset):
+    """Token ids and texts of one split, indexed by example id."""
+
+    def __init__(
+        self, src_ids: list[list[int]], tgt_ids: list[list[int]], src: list[str], tgt: list[str]
+    ) -> None:
+        self.src_ids, self.tgt_ids, self.src, self.tgt = src_ids, tgt_ids, src, tgt
+
+    def __len__(self) -> int:
+        return len(self.src_ids)
+
+    def __getitem__(self, i: int) -> tuple[int, list[int], list[int], str, str]:
+        return i, self.src_ids[i], self.tgt_ids[i], self.src[i], self.tgt[i]
+
+    def lengths(self) -> list[int]:
+        """Cost of each example in a batch: its longest side (+1 for BOS/EOS on the target)."""
+        return [max(len(s), len(t) + 1) for s, t in zip(self.src_ids, self.tgt_ids, strict=True)]
+
+
+class Collator:
+    """Pad a list of examples into a Batch; the target gets BOS in front (input) or EOS behind."""
+
+    def __init__(self, pad_id: int, bos_id: int, eos_id: int) -> None:
+        self.pad_id, self.bos_id, self.eos_id = pad_id, bos_id, eos_id
+
+    def __call__(self, examples: list[tuple[int, list[int], list[int], str, str]]) -> Batch:
+        ids, srcs, tgts, src_text, tgt_text = zip(*examples, strict=True)
+        batch, max_src, max_tgt = len(srcs), max(map(len, srcs)), max(map(len, tgts)) + 1
+        src = torch.full((batch, max_src), self.pad_id, dtype=torch.long)
+        tgt_in = torch.full((batch, max_tgt), self.pad_id, dtype=torch.long)
+        tgt_out = torch.full((batch, max_tgt), self.pad_id, dtype=torch.long)
+        for i, (s, t) in enumerate(zip(srcs, tgts, strict=True)):
+            src[i, : len(s)] = torch.tensor(s)
+            tgt_in[i, : len(t) + 1] = torch.tensor([self.bos_id, *t])
+            tgt_out[i, : len(t) + 1] = torch.tensor([*t, self.eos_id])
+        return Batch(
+            src=src,
+            src_lengths=torch.tensor([len(s) for s in srcs]),
+            tgt_in=tgt_in,
+            tgt_out=tgt_out,
+            ids=torch.tensor(ids),
+            src_text=list(src_text),
+            tgt_text=list(tgt_text),
+        )
+
+
+class TokenBatchSampler(Sampler[list[int]]):
+    """Batches of similar-length examples holding at most `max_tokens` padded tokens each.
+
+    Examples are sorted by length (ties broken randomly when shuffling) and cut into batches, so
+    padding stays small; the batch order is shuffled every epoch. Under DDP every rank takes every
+    `num_replicas`-th batch of the same list, so ranks never see the same example in an epoch.
+    """
+
+    def __init__(
+        self,
+        lengths: Sequence[int],
+        max_tokens: int,
+        shuffle: bool = True,
+        seed: int = 0,
+        num_replicas: int = 1,
+        rank: int = 0,
+    ) -> None:
+        if max_tokens < max(lengths, default=0):
+            raise ValueError(
+                f"max_tokens={max_tokens} is smaller than the longest example ({max(lengths)} "
+                f"tokens); raise data.max_tokens or lower data.max_len."
+            )
+        self.lengths = list(lengths)
+        self.max_tokens, self.shuffle, self.seed = max_tokens, shuffle, seed
+        self.num_replicas, self.rank = num_replicas, rank
+        self.epoch = 0
+        self._cache: tuple[int, list[list[int]]] | None = None
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def _all_batches(self) -> list[list[int]]:
+        gen = torch.Generator().manual_seed(self.seed + self.epoch)
+        order = (
+            torch.randperm(len(self.lengths), generator=gen).tolist()
+            if self.shuffle
+            else range(len(self.lengths))
+        )
+        order = sorted(order, key=self.lengths.__getitem__)  # stable: random ties when shuffled
+        batches, current, longest = [], [], 0
+        for i in order:
+            longest_if_added = max(longest, self.lengths[i])
+            if current and longest_if_added * (len(current) + 1) > self.max_tokens:
+                batches.append(current)
+                current, longest_if_added = [], self.lengths[i]
+            current.append(i)
+            longest = longest_if_added
+        if current:
+            batches.append(current)
+        if self.shuffle:
+            perm = torch.randperm(len(batches), generator=gen).tolist()
+            batches = [batches[p] for p in perm]
+        # Every rank must run the same number of steps: repeat batches from the start if needed.
+        total = math.ceil(len(batches) / self.num_replicas) * self.num_replicas
+        return batches + batches[: total - len(batches)]
+
+    def _my_batches(self) -> list[list[int]]:
+        if self._cache is None or self._cache[0] != self.epoch:
+            self._cache = (self.epoch, self._all_batches()[self.rank :: self.num_replicas])
+        return self._cache[1]
+
+    def __iter__(self) -> Iterator[list[int]]:
+        yield from self._my_batches()
+
+    def __len__(self) -> int:
+        return len(self._my_batches())

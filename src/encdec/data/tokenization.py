@@ -1,0 +1,71 @@
+"""A joint subword (BPE) tokenizer from HF `tokenizers`, trained once and cached by content hash."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+
+log = logging.getLogger(__name__)
+
+PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<s>", "</s>"
+SPECIAL_TOKENS = [PAD, UNK, BOS, EOS]  # ids 0, 1, 2, 3
+
+
+def new_bpe_tokenizer() -> Tokenizer:
+    """SentencePiece-style BPE: words keep a leading '▁', so decoding restores the exact spacing."""
+    tok = Tokenizer(models.BPE(unk_token=UNK))
+    tok.normalizer = normalizers.NFC()
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
+    tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
+    return tok
+
+
+def train_bpe(texts: Iterable[str], vocab_size: int, min_frequency: int = 2) -> Tokenizer:
+    tok = new_bpe_tokenizer()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        min_frequency=min_frequency,
+        special_tokens=SPECIAL_TOKENS,
+        show_progress=False,
+    )
+    tok.train_from_iterator(texts, trainer=trainer)
+    return tok
+
+
+def fingerprint(texts: Iterable[str], **settings: object) -> str:
+    """A hash of the training text and the settings: equal inputs give an equal tokenizer."""
+    h = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+    for text in texts:
+        h.update(text.encode())
+        h.update(b"\n")
+    return h.hexdigest()[:16]
+
+
+def cached_bpe(
+    texts: list[str], vocab_size: int, min_frequency: int, cache_dir: Path
+) -> tuple[Tokenizer, Path]:
+    """Load the tokenizer for these texts from the cache, training it only the first time."""
+    key = fingerprint(texts, kind="bpe", vocab_size=vocab_size, min_frequency=min_frequency)
+    path = Path(cache_dir) / "tokenizers" / f"bpe-{key}.json"
+    if path.is_file():
+        log.info("Tokenizer loaded from cache %s", path)
+        return Tokenizer.from_file(str(path)), path
+    log.info("Training a %d-token BPE tokenizer on %d texts", vocab_size, len(texts))
+    tok = train_bpe(texts, vocab_size, min_frequency)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tok.save(str(tmp))
+    tmp.replace(path)
+    return tok, path
+
+
+def special_ids(tok: Tokenizer) -> dict[str, int]:
+    return {
+        name: tok.token_to_id(tok_str)
+        for name, tok_str in zip(("pad", "unk", "bos", "eos"), SPECIAL_TOKENS, strict=True)
+    }
