@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import sys
 from pathlib import Path
 
 import yaml
@@ -90,7 +91,7 @@ def report(
                 for c in shown
             )
         )
-    Console().print(table)
+    Console(width=None if sys.stdout.isatty() else 200).print(table)  # logs: do not truncate
     write_csv(rows, sweep_dir / "report.csv")
     plot(rows, swept, metric, sweep_dir / "report.png")
     print(f"Wrote {sweep_dir / 'report.csv'} and {sweep_dir / 'report.png'}")

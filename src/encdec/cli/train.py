@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,7 @@ def print_metrics(metrics: dict[str, float], title: str) -> None:
     table.add_column("value", justify="right")
     for key in sorted(metrics):
         table.add_row(key, f"{metrics[key]:.4f}")
-    Console().print(table)
+    Console(width=None if sys.stdout.isatty() else 120).print(table)  # logs: do not truncate
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
