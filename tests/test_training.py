@@ -66,3 +66,16 @@ def test_a_tiny_model_overfits_a_real_batch(tmp_path: Path, data_dir: Path, monk
     hyps = task.translate(batch, beam_size=5)
     bleu = sacrebleu.corpus_bleu(hyps, [batch.tgt_text]).score
     assert bleu > 95, list(zip(hyps, batch.tgt_text, strict=True))
+
+
+def test_last_checkpoint_follows_every_epoch(tmp_path: Path, data_dir: Path, monkeypatch) -> None:
+    """last.ckpt is the latest state (for resuming), even when the epoch did not improve BLEU."""
+    monkeypatch.setenv("ENCDEC_DATA_DIR", str(data_dir))
+    cfg = compose_train(
+        [*SMALL, "trainer.max_steps=-1", "trainer.max_epochs=3", "test=false"], tmp_path
+    )
+    train(cfg)
+    checkpoints = tmp_path / "checkpoints"
+    last = torch.load(checkpoints / "last.ckpt", weights_only=False)
+    assert last["global_step"] == 6 and last["epoch"] == 2
+    assert len([p for p in checkpoints.glob("*.ckpt") if p.name != "last.ckpt"]) == 1  # the best
