@@ -50,6 +50,8 @@ class Seq2SeqTask(L.LightningModule):
         self.ids = special_ids(tokenizer)
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self._outputs: dict[int, tuple[str, str, str]] = {}
+        #: [source, prediction, reference] rows of the last evaluation, for the SampleTable callback.
+        self.samples: list[list[str]] = []
         self._step_started: float | None = None
         #: Extra entries written into every checkpoint (the resolved config, the tokenizer).
         self.checkpoint_extras: dict[str, Any] = {}
