@@ -81,7 +81,9 @@ class TokenBatchSampler(Sampler[list[int]]):
 
     Examples are sorted by length (ties broken randomly when shuffling) and cut into batches, so
     padding stays small; the batch order is shuffled every epoch. Under DDP every rank takes every
-    `num_replicas`-th batch of the same list, so ranks never see the same example in an epoch.
+    `num_replicas`-th batch of the same list; when the batches do not divide evenly, the first ones
+    are repeated so every rank runs the same number of steps (evaluation keys its outputs by example
+    id, so a repeated example is not counted twice).
     """
 
     def __init__(
