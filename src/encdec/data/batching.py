@@ -12,7 +12,12 @@ from torch.utils.data import Dataset, Sampler
 
 @dataclass
 class Batch:
-    """A padded seq2seq batch. Shapes: src (B, S), src_lengths (B,), tgt_in/tgt_out (B, T), ids (B,)."""
+    """A padded seq2seq batch. Shapes: src (B, S), src_lengths (B,), tgt_in/tgt_out (B, T), ids (B,).
+
+    With an extended vocabulary (pointer-generator copy), `src` and `tgt_in` hold in-vocabulary ids
+    (a source-only word is <unk>), `src_ext` (B, S) and `tgt_out` use per-example ids V + j for
+    the j-th source-only word `oov[b][j]`. `references` holds every reference of an example.
+    """
 
     src: torch.Tensor
     src_lengths: torch.Tensor
@@ -21,6 +26,9 @@ class Batch:
     ids: torch.Tensor
     src_text: list[str]
     tgt_text: list[str]
+    references: list[list[str]] | None = None
+    src_ext: torch.Tensor | None = None
+    oov: list[list[str]] | None = None
 
     @property
     def num_target_tokens(self) -> int:
@@ -31,18 +39,34 @@ class Batch:
 
 
 class PairDataset(Dataset):
-    """Token ids and texts of one split, indexed by example id."""
+    """Token ids and texts of one split, indexed by example id.
+
+    Optional: `references` (all references of each example, for multi-reference metrics) and
+    `oov` (each example's source-only words; its ids then use the extended vocabulary).
+    """
 
     def __init__(
-        self, src_ids: list[list[int]], tgt_ids: list[list[int]], src: list[str], tgt: list[str]
+        self,
+        src_ids: list[list[int]],
+        tgt_ids: list[list[int]],
+        src: list[str],
+        tgt: list[str],
+        references: list[list[str]] | None = None,
+        oov: list[list[str]] | None = None,
     ) -> None:
         self.src_ids, self.tgt_ids, self.src, self.tgt = src_ids, tgt_ids, src, tgt
+        self.references, self.oov = references, oov
 
     def __len__(self) -> int:
         return len(self.src_ids)
 
-    def __getitem__(self, i: int) -> tuple[int, list[int], list[int], str, str]:
-        return i, self.src_ids[i], self.tgt_ids[i], self.src[i], self.tgt[i]
+    def __getitem__(self, i: int) -> tuple:
+        """(id, src ids, tgt ids, src text, tgt text[, references, oov words])."""
+        item = (i, self.src_ids[i], self.tgt_ids[i], self.src[i], self.tgt[i])
+        if self.references is None and self.oov is None:
+            return item
+        refs = self.references[i] if self.references is not None else [self.tgt[i]]
+        return (*item, refs, self.oov[i] if self.oov is not None else [])
 
     def lengths(self) -> list[int]:
         """Cost of each example in a batch: its longest side (+1 for BOS/EOS on the target)."""
@@ -50,13 +74,25 @@ class PairDataset(Dataset):
 
 
 class Collator:
-    """Pad a list of examples into a Batch; the target gets BOS in front (input) or EOS behind."""
+    """Pad a list of examples into a Batch; the target gets BOS in front (input) or EOS behind.
 
-    def __init__(self, pad_id: int, bos_id: int, eos_id: int) -> None:
+    With `vocab_size` and `unk_id` the ids may be extended (>= vocab_size, copied source words):
+    `src_ext` keeps them, `tgt_out` keeps them (the copy target), `src` / `tgt_in` get <unk>.
+    """
+
+    def __init__(
+        self,
+        pad_id: int,
+        bos_id: int,
+        eos_id: int,
+        vocab_size: int | None = None,
+        unk_id: int | None = None,
+    ) -> None:
         self.pad_id, self.bos_id, self.eos_id = pad_id, bos_id, eos_id
+        self.vocab_size, self.unk_id = vocab_size, unk_id
 
-    def __call__(self, examples: list[tuple[int, list[int], list[int], str, str]]) -> Batch:
-        ids, srcs, tgts, src_text, tgt_text = zip(*examples, strict=True)
+    def __call__(self, examples: list[tuple]) -> Batch:
+        ids, srcs, tgts, src_text, tgt_text, *extra = zip(*examples, strict=True)
         batch, max_src, max_tgt = len(srcs), max(map(len, srcs)), max(map(len, tgts)) + 1
         src = torch.full((batch, max_src), self.pad_id, dtype=torch.long)
         tgt_in = torch.full((batch, max_tgt), self.pad_id, dtype=torch.long)
@@ -65,6 +101,11 @@ class Collator:
             src[i, : len(s)] = torch.tensor(s)
             tgt_in[i, : len(t) + 1] = torch.tensor([self.bos_id, *t])
             tgt_out[i, : len(t) + 1] = torch.tensor([*t, self.eos_id])
+        src_ext = None
+        if self.vocab_size is not None:
+            src_ext = src
+            src = src.masked_fill(src >= self.vocab_size, self.unk_id)
+            tgt_in = tgt_in.masked_fill(tgt_in >= self.vocab_size, self.unk_id)
         return Batch(
             src=src,
             src_lengths=torch.tensor([len(s) for s in srcs]),
@@ -73,6 +114,9 @@ class Collator:
             ids=torch.tensor(ids),
             src_text=list(src_text),
             tgt_text=list(tgt_text),
+            references=[list(r) for r in extra[0]] if extra else None,
+            src_ext=src_ext,
+            oov=[list(o) for o in extra[1]] if extra else None,
         )
 
 

@@ -1,4 +1,4 @@
-"""LightningDataModule for sequence-to-sequence corpora (Multi30k translation here)."""
+"""LightningDataModules for sequence-to-sequence corpora: Multi30k translation, DialogSum."""
 
 from __future__ import annotations
 
@@ -17,6 +17,33 @@ from encdec.data.tokenization import cached_bpe, fingerprint, special_ids
 log = logging.getLogger(__name__)
 
 
+def extend_ids(
+    ids: list[int],
+    offsets: list[tuple[int, int]],
+    text: str,
+    unk_id: int,
+    vocab_size: int,
+    oov: list[str],
+    grow: bool = True,
+) -> tuple[list[int], list[str]]:
+    """Give <unk> pieces extended ids: the j-th word of `oov` is id vocab_size + j.
+
+    The word of an <unk> piece is its surface text (from the tokenizer's offsets). With `grow`
+    (the source) new words are appended to `oov`; otherwise (the target) only words already in
+    the source's `oov` are extended and the rest stay <unk>, as nothing could copy them.
+    """
+    out = []
+    for i, (start, end) in zip(ids, offsets, strict=False):  # ids may be truncated
+        if i == unk_id:
+            word = text[start:end]
+            if word not in oov and grow:
+                oov.append(word)
+            if word in oov:
+                i = vocab_size + oov.index(word)
+        out.append(i)
+    return out, oov
+
+
 class TranslationDataModule(L.LightningDataModule):
     """Parallel text in `<data_dir>/<split>.<lang>.gz` files -> bucketed batches of token ids.
 
@@ -25,6 +52,11 @@ class TranslationDataModule(L.LightningDataModule):
     Training pairs with an empty side or longer than `max_len` subword tokens are dropped (the
     count is logged); validation / test sources are truncated to `max_len`, never dropped, so
     BLEU is always computed on the whole split.
+
+    Options for longer inputs (summarization): `max_src_len` truncates every source and
+    `max_tgt_len` every training target before that filter; `added_tokens` are never split by
+    the tokenizer; `copy_oov` gives each example's source-only (<unk>) words extended ids
+    V, V+1, ... in source and target, for a pointer-generator to copy.
     """
 
     def __init__(
@@ -43,6 +75,10 @@ class TranslationDataModule(L.LightningDataModule):
         limit_train: int | None = None,
         num_workers: int = 0,
         seed: int = 0,
+        max_src_len: int | None = None,
+        max_tgt_len: int | None = None,
+        added_tokens: list[str] | None = None,
+        copy_oov: bool = False,
     ) -> None:
         super().__init__()
         self.data_dir = Path(data_dir)
@@ -55,6 +91,11 @@ class TranslationDataModule(L.LightningDataModule):
         self.max_tokens, self.max_len = max_tokens, max_len
         self.limit_train = limit_train
         self.num_workers, self.seed = num_workers, seed
+        self.max_src_len, self.max_tgt_len = max_src_len, max_tgt_len
+        self.added_tokens = list(added_tokens or [])
+        self.copy_oov = copy_oov
+        #: All references of each val/test example, where the corpus has several.
+        self.references: dict[str, list[list[str]]] = {}
         self.tokenizer: Tokenizer | None = None
         self.tokenizer_path: Path | None = None
         self.datasets: dict[str, PairDataset] = {}
@@ -92,7 +133,7 @@ class TranslationDataModule(L.LightningDataModule):
         if self.tokenizer is None:
             src, tgt = self.load_text("train")
             self.tokenizer, self.tokenizer_path = cached_bpe(
-                src + tgt, self.vocab_size, self.min_frequency, self.cache_dir
+                src + tgt, self.vocab_size, self.min_frequency, self.cache_dir, self.added_tokens
             )
         return self.tokenizer
 
@@ -106,22 +147,37 @@ class TranslationDataModule(L.LightningDataModule):
     def _encode(self, stage: str, tok: Tokenizer) -> PairDataset:
         """Tokenize one split once into a `datasets.Dataset` with id columns, cached as Arrow."""
         src, tgt = self.load_text(stage)
-        key = fingerprint(src + tgt, tokenizer=tok.to_str(), stage=stage)
+        limits = {"max_src_len": self.max_src_len, "copy_oov": self.copy_oov}
+        if stage == "train":
+            limits["max_tgt_len"] = self.max_tgt_len
+        settings = {k: v for k, v in limits.items() if v}  # unset: the key of earlier caches
+        key = fingerprint(src + tgt, tokenizer=tok.to_str(), stage=stage, **settings)
         cache = self.cache_dir / "datasets" / f"{stage}-{key}.arrow"
         cache.parent.mkdir(parents=True, exist_ok=True)
+        unk, vocab = special_ids(tok)["unk"], tok.get_vocab_size()
+        max_tgt = self.max_tgt_len if stage == "train" else None
 
-        def encode(rows: dict[str, list[str]]) -> dict[str, list[list[int]]]:
-            return {
-                f"{side}_ids": [
-                    e.ids for e in tok.encode_batch(rows[side], add_special_tokens=False)
-                ]
-                for side in ("src", "tgt")
-            }
+        def encode(rows: dict[str, list[str]]) -> dict[str, list]:
+            srcs = tok.encode_batch(rows["src"], add_special_tokens=False)
+            tgts = tok.encode_batch(rows["tgt"], add_special_tokens=False)
+            out: dict[str, list] = {"src_ids": [], "tgt_ids": [], "oov": []}
+            for text, s, t, t_text in zip(rows["src"], srcs, tgts, rows["tgt"], strict=True):
+                s_ids, t_ids = s.ids[: self.max_src_len], t.ids[:max_tgt]
+                oov: list[str] = []
+                if self.copy_oov:
+                    s_ids, oov = extend_ids(s_ids, s.offsets, text, unk, vocab, [])
+                    t_ids, _ = extend_ids(t_ids, t.offsets, t_text, unk, vocab, oov, grow=False)
+                out["src_ids"].append(s_ids)
+                out["tgt_ids"].append(t_ids)
+                out["oov"].append(oov)
+            return out
 
         ds = datasets.Dataset.from_dict({"src": src, "tgt": tgt}).map(
             encode, batched=True, cache_file_name=str(cache), new_fingerprint=key
         )
-        src_ids, tgt_ids = (ds.data.column(c).to_pylist() for c in ("src_ids", "tgt_ids"))
+        src_ids, tgt_ids, oov = (
+            ds.data.column(c).to_pylist() for c in ("src_ids", "tgt_ids", "oov")
+        )
         keep = [i for i in range(len(src)) if src_ids[i] and tgt_ids[i]]
         if stage == "train":
             keep = [i for i in keep if max(len(src_ids[i]), len(tgt_ids[i])) <= self.max_len]
@@ -142,7 +198,15 @@ class TranslationDataModule(L.LightningDataModule):
             return [xs[i] for i in keep]
 
         src_ids = [ids[: self.max_len] for ids in pick(src_ids)]  # val/test: truncate, never drop
-        return PairDataset(src_ids, pick(tgt_ids), pick(src), pick(tgt))
+        refs = self.references.get(stage)
+        return PairDataset(
+            src_ids,
+            pick(tgt_ids),
+            pick(src),
+            pick(tgt),
+            references=pick(refs) if refs is not None else None,
+            oov=pick(oov) if self.copy_oov else None,
+        )
 
     # -- vocabulary -----------------------------------------------------------------------------
     @property
@@ -166,10 +230,11 @@ class TranslationDataModule(L.LightningDataModule):
             rank=trainer.global_rank if trainer else 0,
         )
         ids = self.special_ids
+        extended = (self.vocab_size_actual, ids["unk"]) if self.copy_oov else (None, None)
         return DataLoader(
             ds,
             batch_sampler=sampler,
-            collate_fn=Collator(ids["pad"], ids["bos"], ids["eos"]),
+            collate_fn=Collator(ids["pad"], ids["bos"], ids["eos"], *extended),
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
         )
@@ -182,3 +247,102 @@ class TranslationDataModule(L.LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", shuffle=False)
+
+
+#: DialogSum's speaker tags and its turn break: kept whole by the tokenizer (who said what).
+DIALOGSUM_TOKENS = [f"#Person{i}#" for i in range(1, 8)] + ["#Person#", "#PersonN#", "\n"]
+
+
+def group_references(
+    documents: list[str], summaries: list[str]
+) -> tuple[list[str], list[list[str]]]:
+    """Rows with one reference each -> one row per distinct document with all its references.
+
+    The hub copy of DialogSum lists its test set as one row per (dialogue, reference); the order
+    of first appearance is kept.
+    """
+    grouped: dict[str, list[str]] = {}
+    for doc, summary in zip(documents, summaries, strict=True):
+        grouped.setdefault(doc, []).append(summary)
+    return list(grouped), list(grouped.values())
+
+
+class DialogSumDataModule(TranslationDataModule):
+    """DialogSum (dialogue -> summary) from JSON Lines files, or from the Hugging Face hub.
+
+    Local files `<data_dir>/<split>.jsonl` hold `document` and `summary`; test rows may also
+    hold `references` (a list). With `hub_name` (e.g. knkarthick/dialogsum, whose columns are
+    `dialogue` / `summary` and whose test split has one row per reference) the splits are loaded
+    from the hub when the local files are missing. Validation and test rows with the same
+    document are grouped, so every dialogue is scored once against all its references.
+    """
+
+    def __init__(
+        self,
+        data_dir: str,
+        splits: dict[str, str] | None = None,
+        file_pattern: str = "{split}.jsonl",
+        hub_name: str | None = None,
+        document_field: str = "document",
+        summary_field: str = "summary",
+        references_field: str = "references",
+        added_tokens: list[str] | None = None,
+        max_len: int = 100_000,
+        **kwargs,
+    ) -> None:
+        super().__init__(
+            data_dir,
+            splits=splits or {"train": "train", "val": "validation", "test": "test"},
+            file_pattern=file_pattern,
+            added_tokens=DIALOGSUM_TOKENS if added_tokens is None else added_tokens,
+            max_len=max_len,
+            **kwargs,
+        )
+        self.hub_name = hub_name
+        self.fields = (document_field, summary_field, references_field)
+
+    def _files(self, stage: str) -> tuple[Path]:
+        return (self.data_dir / self.file_pattern.format(split=self.splits[stage]),)
+
+    def prepare_data(self) -> None:
+        missing = [str(p) for stage in self.splits for p in self._files(stage) if not p.is_file()]
+        if missing and not self.hub_name:
+            raise DataError(
+                f"Missing DialogSum files: {', '.join(missing)}. Set ENCDEC_DATA_DIR (or "
+                f"paths.data_dir=...) to the folder holding dialogsum/, or set "
+                f"data.hub_name=knkarthick/dialogsum data.document_field=dialogue to load it "
+                f"from the Hugging Face hub."
+            )
+        self._load_tokenizer()
+
+    def _rows(self, stage: str) -> datasets.Dataset:
+        (path,) = self._files(stage)
+        cache = str(self.cache_dir / "hf")
+        if path.is_file():
+            return datasets.Dataset.from_json(str(path), cache_dir=cache)
+        return datasets.load_dataset(self.hub_name, split=self.splits[stage], cache_dir=cache)
+
+    def load_text(self, stage: str) -> tuple[list[str], list[str]]:
+        if stage in self._text:
+            return self._text[stage]
+        rows = self._rows(stage)
+        doc_field, sum_field, refs_field = self.fields
+        for field in (doc_field, sum_field):
+            if field not in rows.column_names:
+                raise DataError(
+                    f"{self._files(stage)[0]} ({stage}) has no {field!r} field (it has "
+                    f"{rows.column_names}); set data.document_field / data.summary_field."
+                )
+        docs, summaries = list(rows[doc_field]), list(rows[sum_field])
+        if stage == "train":
+            if self.limit_train:
+                docs, summaries = docs[: self.limit_train], summaries[: self.limit_train]
+        elif refs_field in rows.column_names:  # local layout: one row, a list of references
+            self.references[stage] = [list(r) for r in rows[refs_field]]
+        else:  # hub layout: one row per reference
+            docs, self.references[stage] = group_references(docs, summaries)
+            summaries = [refs[0] for refs in self.references[stage]]
+        if not docs:
+            raise DataError(f"The {stage} split ({self._files(stage)[0]}) is empty.")
+        self._text[stage] = (docs, summaries)
+        return self._text[stage]

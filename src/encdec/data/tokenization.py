@@ -5,10 +5,18 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+from tokenizers import (
+    AddedToken,
+    Tokenizer,
+    decoders,
+    models,
+    normalizers,
+    pre_tokenizers,
+    trainers,
+)
 
 log = logging.getLogger(__name__)
 
@@ -16,17 +24,31 @@ PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<s>", "</s>"
 SPECIAL_TOKENS = [PAD, UNK, BOS, EOS]  # ids 0, 1, 2, 3
 
 
-def new_bpe_tokenizer() -> Tokenizer:
-    """SentencePiece-style BPE: words keep a leading '▁', so decoding restores the exact spacing."""
+def new_bpe_tokenizer(added_tokens: Sequence[str] = ()) -> Tokenizer:
+    """SentencePiece-style BPE: words keep a leading '▁', so decoding restores the exact spacing.
+
+    `added_tokens` (e.g. DialogSum's `#Person1#` speaker tags and the newline between turns) are
+    never split or normalised and survive decoding. The text between them is pre-tokenized piece
+    by piece, so '▁' is prepended only to the first piece ("first"): `#Person1#: Hi` then decodes
+    back to itself instead of `#Person1# : Hi`.
+    """
     tok = Tokenizer(models.BPE(unk_token=UNK))
     tok.normalizer = normalizers.NFC()
-    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
-    tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
+    scheme = "first" if added_tokens else "always"
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme=scheme)
+    tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme=scheme)
+    if added_tokens:
+        tok.add_tokens([AddedToken(t, normalized=False) for t in added_tokens])
     return tok
 
 
-def train_bpe(texts: Iterable[str], vocab_size: int, min_frequency: int = 2) -> Tokenizer:
-    tok = new_bpe_tokenizer()
+def train_bpe(
+    texts: Iterable[str],
+    vocab_size: int,
+    min_frequency: int = 2,
+    added_tokens: Sequence[str] = (),
+) -> Tokenizer:
+    tok = new_bpe_tokenizer(added_tokens)
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
         min_frequency=min_frequency,
@@ -47,16 +69,23 @@ def fingerprint(texts: Iterable[str], **settings: object) -> str:
 
 
 def cached_bpe(
-    texts: list[str], vocab_size: int, min_frequency: int, cache_dir: Path
+    texts: list[str],
+    vocab_size: int,
+    min_frequency: int,
+    cache_dir: Path,
+    added_tokens: Sequence[str] = (),
 ) -> tuple[Tokenizer, Path]:
     """Load the tokenizer for these texts from the cache, training it only the first time."""
-    key = fingerprint(texts, kind="bpe", vocab_size=vocab_size, min_frequency=min_frequency)
+    settings: dict[str, object] = {"vocab_size": vocab_size, "min_frequency": min_frequency}
+    if added_tokens:  # (absent from the key otherwise, so earlier caches stay valid)
+        settings["added_tokens"] = list(added_tokens)
+    key = fingerprint(texts, kind="bpe", **settings)
     path = Path(cache_dir) / "tokenizers" / f"bpe-{key}.json"
     if path.is_file():
         log.info("Tokenizer loaded from cache %s", path)
         return Tokenizer.from_file(str(path)), path
     log.info("Training a %d-token BPE tokenizer on %d texts", vocab_size, len(texts))
-    tok = train_bpe(texts, vocab_size, min_frequency)
+    tok = train_bpe(texts, vocab_size, min_frequency, added_tokens)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tok.save(str(tmp))

@@ -5,6 +5,9 @@ those ending in EOS among the first K become finished hypotheses, the K best oth
 A sentence is done when it has K finished hypotheses or reaches its maximum length (then its
 alive beams are finished as they stand). Finished sentences leave the batch, so late steps only
 pay for the sentences still being decoded. With K = 1 this is exactly greedy decoding.
+
+For summaries: `min_length` forbids EOS before that many tokens, and `no_repeat_ngram_size` n
+forbids any token that would repeat an n-gram already in the hypothesis (both off by default).
 """
 
 from __future__ import annotations
@@ -12,6 +15,26 @@ from __future__ import annotations
 import torch
 
 from encdec.decoding.greedy import Hypothesis, StepModel
+
+
+def block_repeated_ngrams(log_probs: torch.Tensor, history: torch.Tensor, n: int) -> None:
+    """Set to -inf, in place, every next token that would complete an n-gram seen in `history`.
+
+    log_probs (R, V); history (R, t) tokens so far. An n-gram is blocked when its first n-1
+    tokens equal the last n-1 tokens of the row (the fairseq rule).
+    """
+    if n < 1 or history.size(1) < max(n - 1, 1):
+        return
+    if n == 1:  # every token already emitted
+        log_probs.scatter_(1, history, float("-inf"))
+        return
+    if history.size(1) < n:  # no complete n-gram yet
+        return
+    grams = history.unfold(1, n, 1)  # (R, G, n): every n-gram so far
+    suffix = history[:, history.size(1) - (n - 1) :]  # (R, n-1)
+    match = (grams[:, :, :-1] == suffix.unsqueeze(1)).all(-1)  # (R, G)
+    rows, which = match.nonzero(as_tuple=True)
+    log_probs[rows, grams[rows, which, -1]] = float("-inf")
 
 
 def length_penalty(length: int, alpha: float) -> float:
@@ -30,13 +53,20 @@ def beam_search(
     beam_size: int = 5,
     alpha: float = 0.0,
     return_attention: bool = False,
+    min_length: int = 0,
+    no_repeat_ngram_size: int = 0,
+    src_ext: torch.Tensor | None = None,
 ) -> list[Hypothesis]:
-    """Return the best hypothesis of every sentence in the batch (in input order)."""
+    """Return the best hypothesis of every sentence in the batch (in input order).
+
+    src_ext: the source in an extended vocabulary, for models that copy (passed to `encode`).
+    """
     if beam_size < 1:
         raise ValueError(f"beam_size must be >= 1, got {beam_size}.")
     device = src.device
     batch, k = src.size(0), beam_size
-    memory, state = model.encode(src, src_lengths)
+    extra = {} if src_ext is None else {"src_ext": src_ext}
+    memory, state = model.encode(src, src_lengths, **extra)
     expand = torch.arange(batch, device=device).repeat_interleave(k)
     memory, state = memory.index_select(expand), state.index_select(expand)
 
@@ -89,6 +119,10 @@ def beam_search(
             n = active.numel()
 
         log_probs, weights, state = model.step(tokens, memory, state)  # (n*K, V)
+        if t < min_length:
+            log_probs[:, eos_id] = float("-inf")
+        if no_repeat_ngram_size:
+            block_repeated_ngrams(log_probs, history, no_repeat_ngram_size)
         vocab = log_probs.size(-1)
         candidates = (scores.view(-1, 1) + log_probs).view(n, k * vocab)
         top_scores, top_idx = candidates.topk(2 * k, dim=-1)  # (n, 2K)

@@ -49,3 +49,28 @@ def smoothed_cross_entropy(
     Callers select the real (non-pad) positions first; there is no ignore_index.
     """
     return _SmoothedCrossEntropy.apply(logits, target, float(label_smoothing))
+
+
+def smoothed_nll(
+    log_probs: torch.Tensor, target: torch.Tensor, label_smoothing: float = 0.0, vocab_size: int = 0
+) -> torch.Tensor:
+    """Summed NLL of log-probabilities (N, V_ext) (a pointer-generator's mixture) at target (N,).
+
+    The smoothing term spreads eps over the fixed vocabulary (the first `vocab_size` columns, all
+    when 0): the extended columns of words absent from an example have probability ~0.
+    """
+    loss = -(1.0 - label_smoothing) * log_probs.gather(1, target.unsqueeze(1)).sum()
+    if label_smoothing:
+        vocab = log_probs[:, :vocab_size] if vocab_size else log_probs
+        loss = loss - label_smoothing * vocab.mean(dim=-1).sum()
+    return loss
+
+
+def coverage_loss(weights: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    """See et al.'s coverage loss summed over real target steps: sum_t sum_i min(a_ti, c_ti).
+
+    weights (B, T, S) attention of every step; c_t = sum_{t' < t} a_t' is the coverage before
+    step t; positions (B, T) bool marks the real (non-pad) steps.
+    """
+    coverage = weights.cumsum(dim=1) - weights  # (B, T, S)
+    return torch.minimum(weights, coverage).sum(-1)[positions].sum()

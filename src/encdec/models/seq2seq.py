@@ -36,8 +36,14 @@ class Seq2Seq(nn.Module):
         dropout: float = 0.3,
         share_embeddings: bool = False,
         tie_embeddings: bool = False,
+        copy: bool = False,
+        coverage: bool = False,
+        unk_id: int = 1,
     ) -> None:
         super().__init__()
+        #: With copy the network outputs log-probabilities over an extended vocabulary, not logits.
+        self.copy, self.coverage = copy, coverage
+        self.vocab_size, self.unk_id = vocab_size, unk_id
         directions = 2 if bidirectional else 1
         self.encoder = Encoder(
             vocab_size,
@@ -63,13 +69,22 @@ class Seq2Seq(nn.Module):
             padding_idx=pad_id,
             embedding=self.encoder.embedding if share_embeddings else None,
             tie_embeddings=tie_embeddings,
+            copy=copy,
+            coverage=coverage,
         )
 
-    def encode(self, src: torch.Tensor, src_lengths: torch.Tensor) -> tuple[Memory, DecoderState]:
-        """src (B, S) -> the decoder's memory and initial state."""
+    def encode(
+        self, src: torch.Tensor, src_lengths: torch.Tensor, src_ext: torch.Tensor | None = None
+    ) -> tuple[Memory, DecoderState]:
+        """src (B, S) -> the decoder's memory and initial state.
+
+        src_ext (B, S): the source in the extended vocabulary, for copying (default: src).
+        """
         enc = self.encoder(src, src_lengths)
         final_hidden, final_cell = self.encoder.final_states(enc)
-        return self.decoder.init_state(enc, final_hidden, final_cell)
+        return self.decoder.init_state(
+            enc, final_hidden, final_cell, src if src_ext is None else src_ext
+        )
 
     def forward(
         self,
@@ -77,17 +92,27 @@ class Seq2Seq(nn.Module):
         src_lengths: torch.Tensor,
         tgt_in: torch.Tensor,
         positions: torch.Tensor | None = None,
+        src_ext: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Teacher-forced pass: logits (B, T, V) and attention weights (B, T, S) or None.
 
         With a (B, T) bool `positions` mask the logits are computed only there: (N, V).
+        With copy: log-probabilities over the extended vocabulary (V_ext) instead of logits.
         """
-        memory, state = self.encode(src, src_lengths)
+        memory, state = self.encode(src, src_lengths, src_ext)
         return self.decoder(tgt_in, memory, state, positions)
 
     def step(
         self, tokens: torch.Tensor, memory: Memory, state: DecoderState
     ) -> tuple[torch.Tensor, torch.Tensor | None, DecoderState]:
-        """One decoding step: log-probabilities (B, V), attention (B, S), new state."""
+        """One decoding step: log-probabilities (B, V), attention (B, S), new state.
+
+        With copy, `tokens` may be extended ids (copied words): they are fed back as <unk>, and
+        the log-probabilities cover the extended vocabulary (B, V_ext).
+        """
+        if self.copy:
+            tokens = tokens.masked_fill(tokens >= self.vocab_size, self.unk_id)
+            log_probs, weights, state = self.decoder.step(tokens, memory, state)
+            return log_probs, weights, state
         logits, weights, state = self.decoder.step(tokens, memory, state)
         return torch.log_softmax(logits.float(), dim=-1), weights, state
