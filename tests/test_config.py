@@ -24,7 +24,7 @@ ATTENTIONS = options("attention")
 
 
 def test_groups_have_the_documented_options() -> None:
-    assert TASKS == ["translation"]
+    assert TASKS == ["summarization", "translation"]
     assert RNNS == ["gru", "lstm", "rnn"]
     assert ATTENTIONS == ["bahdanau", "luong_concat", "luong_dot", "luong_general", "none"]
     assert {"cpu", "gpu", "ddp"} <= set(options("hardware"))
@@ -108,3 +108,25 @@ def test_data_dir_comes_from_the_environment(monkeypatch) -> None:
     monkeypatch.setenv("ENCDEC_DATA_DIR", "/some/where")
     cfg = compose_train([])
     assert cfg.data.data_dir == "/some/where/multi30k"
+
+
+def test_summarization_recipe_turns_on_copy_and_coverage() -> None:
+    cfg = compose_train(["experiment=dialogsum_pointer_generator"])
+    assert cfg.model.copy and cfg.model.coverage and cfg.data.copy_oov  # copy ids follow the model
+    assert cfg.task.metric == "rouge" and cfg.optimized_metric == "val/rouge1"
+    assert (
+        cfg.callbacks.model_checkpoint.filename
+        == "epoch{epoch:02d}-step{step}-rouge{val/rouge1:.2f}"
+    )
+    net = instantiate(cfg.model, vocab_size=40, pad_id=0)
+    assert net.copy and net.decoder.generate_gate is not None
+    assert net.decoder.attention.additive.coverage_layer is not None
+    plain = compose_train(["experiment=dialogsum_pointer_generator", "model.copy=false"])
+    assert not plain.data.copy_oov
+
+
+def test_summarization_data_reads_dialogsum(monkeypatch) -> None:
+    monkeypatch.setenv("ENCDEC_DATA_DIR", "/some/where")
+    cfg = compose_train(["task=summarization"])
+    assert cfg.data._target_.endswith("DialogSumDataModule")
+    assert cfg.data.data_dir == "/some/where/dialogsum"

@@ -1,0 +1,135 @@
+"""DialogSum loading: both test layouts, truncation, speaker tags and turn breaks, copy ids."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from encdec.data.datamodule import DialogSumDataModule, group_references
+from encdec.data.sources import DataError
+from encdec.tasks.seq2seq import rouge_f1
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def datamodule(folder: Path, **kwargs) -> DialogSumDataModule:
+    options = {"cache_dir": str(ROOT / ".cache"), "limit_train": 300, "vocab_size": 500}
+    dm = DialogSumDataModule(str(folder), **{**options, **kwargs})
+    dm.prepare_data()
+    dm.setup()
+    return dm
+
+
+@pytest.fixture(scope="module")
+def dialogsum(data_dir: Path) -> DialogSumDataModule:
+    return datamodule(data_dir / "dialogsum", max_src_len=400, max_tgt_len=60, copy_oov=True)
+
+
+def test_local_layout(dialogsum: DialogSumDataModule) -> None:
+    sizes = {name: len(ds) for name, ds in dialogsum.datasets.items()}
+    assert sizes == {"train": 300, "val": 500, "test": 500}
+    test = dialogsum.datasets["test"]
+    assert all(len(refs) == 3 for refs in test.references)
+    assert test.tgt[0] == test.references[0][0]  # the first reference is `summary`
+    assert test.src[0].startswith("#Person1#: Ms. Dawson, I need you to take a dictation")
+    assert max(len(s) for s in test.src_ids) == 400  # long dialogues are truncated...
+    assert max(len(t) for t in dialogsum.datasets["train"].tgt_ids) <= 60
+    assert max(len(t) for t in test.tgt_ids) > 60  # ...test summaries are not
+
+
+def test_speaker_tags_and_turn_breaks_survive_tokenization(dialogsum: DialogSumDataModule) -> None:
+    tok = dialogsum.tokenizer
+    docs = dialogsum.load_text("val")[0][:100]
+    tags = [tok.token_to_id(t) for t in ("#Person1#", "#Person2#", "\n")]
+    assert None not in tags
+    same = 0
+    for doc in docs:
+        ids = tok.encode(doc, add_special_tokens=False).ids
+        for tag, token in zip(("#Person1#", "#Person2#", "\n"), tags, strict=True):
+            assert ids.count(token) == doc.count(tag)  # one whole token per tag, none lost
+        same += tok.decode(ids) == doc
+    assert same >= 98  # decoding gives the dialogue back (2% slack for odd unicode spacing)
+    summary = "#Person1#'s friend tells #Person2# about the party."
+    assert tok.decode(tok.encode(summary, add_special_tokens=False).ids) == summary
+
+
+def test_hub_layout_groups_references_by_dialogue(
+    dialogsum: DialogSumDataModule, tmp_path: Path, data_dir: Path
+) -> None:
+    """The hub copy: column `dialogue`, and one test row per (dialogue, reference)."""
+    rows = [json.loads(line) for line in (data_dir / "dialogsum" / "test.jsonl").open()][:5]
+    hub = tmp_path / "dialogsum"
+    hub.mkdir()
+    with (hub / "test.jsonl").open("w") as f:
+        for row in rows:
+            for ref in row["references"]:
+                f.write(
+                    json.dumps({"id": row["id"], "dialogue": row["document"], "summary": ref})
+                    + "\n"
+                )
+    for split in ("train", "validation"):
+        with (hub / f"{split}.jsonl").open("w") as f:
+            for row in rows:
+                f.write(json.dumps({"dialogue": row["document"], "summary": row["summary"]}) + "\n")
+    dm = datamodule(hub, document_field="dialogue")
+    test = dm.datasets["test"]
+    assert len(test) == 5
+    assert test.references == [row["references"] for row in rows]
+    assert test.src == [row["document"] for row in rows]
+
+
+def test_group_references_keeps_order() -> None:
+    docs, refs = group_references(["a", "b", "a", "c", "b"], ["1", "2", "3", "4", "5"])
+    assert docs == ["a", "b", "c"] and refs == [["1", "3"], ["2", "5"], ["4"]]
+
+
+def test_copy_ids_for_source_only_words(tmp_path: Path) -> None:
+    """Characters never seen in training are <unk>; copy_oov gives them per-example ids."""
+    folder = tmp_path / "dialogsum"
+    folder.mkdir()
+    train = [{"document": "#Person1#: Hi Bob.\n#Person2#: Hi.", "summary": "Bob says hi."}] * 20
+    test = [
+        {
+            "document": "#Person1#: Hi Ωmar.\n#Person2#: Hi Ωmar, Ж.",
+            "summary": "Ωmar says hi.",
+            "references": ["Ωmar says hi.", "Hi Ж."],
+        }
+    ]
+    for split, rows in (("train", train), ("validation", test), ("test", test)):
+        (folder / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    dm = datamodule(folder, copy_oov=True, vocab_size=100, min_frequency=1)
+    vocab = dm.vocab_size_actual
+    ds = dm.datasets["test"]
+    assert ds.oov[0][:1] == ["Ω"] and "Ж" in ds.oov[0]
+    omega = vocab + ds.oov[0].index("Ω")
+    assert ds.src_ids[0].count(omega) == 2 and omega in ds.tgt_ids[0]
+    batch = dm.test_dataloader().collate_fn([ds[0]])
+    assert batch.src_ext[0].tolist() == ds.src_ids[0]
+    assert batch.src.max() < vocab and batch.tgt_in.max() < vocab  # the network reads <unk>
+    assert omega in batch.tgt_out[0].tolist()  # the copy target
+    assert batch.references == [["Ωmar says hi.", "Hi Ж."]]
+
+
+def test_missing_files_name_the_fix(tmp_path: Path) -> None:
+    dm = DialogSumDataModule(str(tmp_path / "nowhere"), cache_dir=str(tmp_path))
+    with pytest.raises(DataError, match="hub_name"):
+        dm.prepare_data()
+
+
+def test_multi_reference_rouge_is_the_best_reference_per_example() -> None:
+    hyps = ["the cat sat on the mat", "a dog ran home", "nothing in common"]
+    refs = [
+        ["a cat sat on a mat", "the cat sat"],
+        ["the dog ran to its home", "dog ran"],
+        ["x y", "z"],
+    ]
+    multi = rouge_f1(hyps, refs)
+    for key in ("rouge1", "rouge2", "rougeL"):
+        best = [
+            max(rouge_f1([h], [[r]])[key] for r in rs) for h, rs in zip(hyps, refs, strict=True)
+        ]
+        assert multi[key] == pytest.approx(sum(best) / len(best), abs=1e-4)
+    first = rouge_f1(hyps, [[rs[0]] for rs in refs])
+    assert multi["rouge1"] > first["rouge1"]  # more references can only help
