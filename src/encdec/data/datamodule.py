@@ -318,6 +318,7 @@ class DialogSumDataModule(TranslationDataModule):
     def _rows(self, stage: str) -> datasets.Dataset:
         (path,) = self._files(stage)
         cache = str(self.cache_dir / "hf")
+        datasets.disable_progress_bars()
         if path.is_file():
             return datasets.Dataset.from_json(str(path), cache_dir=cache)
         return datasets.load_dataset(self.hub_name, split=self.splits[stage], cache_dir=cache)
