@@ -37,3 +37,19 @@ def compose_train(overrides: list[str], output_dir: Path | None = None) -> DictC
             cfg.paths.output_dir = str(output_dir)
             cfg.paths.cache_dir = str(ROOT / ".cache")
     return cfg
+
+
+def overfit(task, batch, steps: int = 300, lr: float = 3e-3) -> float:
+    """Train `task` on one batch until its loss is below 0.01 (or `steps` run out); the last loss."""
+    import torch
+
+    optimizer = torch.optim.Adam(task.net.parameters(), lr=lr)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        loss, _ = task.loss(batch, 0.0)
+        loss.backward()
+        optimizer.step()
+        if loss.item() < 0.01:
+            break
+    task.net.eval()
+    return loss.item()

@@ -12,7 +12,7 @@ from hydra.utils import instantiate
 
 from encdec.cli.train import train
 from encdec.tasks.seq2seq import rouge_f1
-from tests.helpers import SMALL, compose_train
+from tests.helpers import SMALL, compose_train, overfit
 from tests.test_training import ATTENTIONS, RNNS
 
 #: task=summarization, short dialogues and summaries, copy + coverage on.
@@ -72,16 +72,8 @@ def test_a_tiny_pointer_generator_overfits_real_dialogues(
     ds = dm.datasets["train"]
     short = [i for i in range(len(ds)) if len(ds.tgt_ids[i]) <= 18][:8]
     batch = dm.train_dataloader().collate_fn([ds[i] for i in short])
-    optimizer = torch.optim.Adam(net.parameters(), lr=5e-3)
-    for _ in range(300):
-        optimizer.zero_grad()
-        loss, _ = task.loss(batch, 0.0)
-        loss.backward()
-        optimizer.step()
-        if loss.item() < 0.01:
-            break
-    net.eval()
-    assert loss.item() < 0.05
+    loss = overfit(task, batch, lr=5e-3)
+    assert loss < 0.05
     hyps = task.translate(batch, beam_size=2)
     assert rouge_f1(hyps, [[t] for t in batch.tgt_text])["rougeL"] > 95, list(
         zip(hyps, batch.tgt_text, strict=True)

@@ -12,7 +12,7 @@ import torch
 from hydra.utils import instantiate
 
 from encdec.cli.train import train
-from tests.helpers import SMALL, compose_train
+from tests.helpers import SMALL, compose_train, overfit
 
 RNNS = ["lstm", "gru", "rnn"]
 ATTENTIONS = ["none", "bahdanau", "luong_dot", "luong_general", "luong_concat"]
@@ -53,16 +53,8 @@ def test_a_tiny_model_overfits_a_real_batch(tmp_path: Path, data_dir: Path, monk
     ds = dm.datasets["train"]
     examples = [ds[i] for i in range(16)]
     batch = dm.train_dataloader().collate_fn(examples)
-    optimizer = torch.optim.Adam(net.parameters(), lr=3e-3)
-    for _ in range(300):
-        optimizer.zero_grad()
-        loss, _ = task.loss(batch, 0.0)
-        loss.backward()
-        optimizer.step()
-        if loss.item() < 0.01:
-            break
-    net.eval()
-    assert loss.item() < 0.05
+    loss = overfit(task, batch, lr=3e-3)
+    assert loss < 0.05
     hyps = task.translate(batch, beam_size=5)
     bleu = sacrebleu.corpus_bleu(hyps, [batch.tgt_text]).score
     assert bleu > 95, list(zip(hyps, batch.tgt_text, strict=True))
