@@ -31,7 +31,9 @@ LONG_PASSAGES = ("window", "truncate")
 
 
 # -- encoding (shared by the DataModule and predict.py) --------------------------------------------
-def answer_token_span(starts: list[int], ends: list[int], char_start: int, text: str) -> tuple[int, int]:
+def answer_token_span(
+    starts: list[int], ends: list[int], char_start: int, text: str
+) -> tuple[int, int]:
     """Token indices (first, last) covering characters [char_start, char_start + len(text)).
 
     (-1, -1) when the answer covers no token (e.g. it is only whitespace).
@@ -263,6 +265,11 @@ class SquadDataModule(L.LightningDataModule):
             raise ValueError(
                 f"data.long_passages={long_passages!r}: choose one of {', '.join(LONG_PASSAGES)}."
             )
+        if max_passage_len is not None and not 0 < window_stride <= max_passage_len:
+            raise ValueError(
+                f"data.window_stride={window_stride} must be between 1 and data.max_passage_len="
+                f"{max_passage_len}, so that windows overlap and every answer fits in one."
+            )
         self.data_dir, self.hub_name = Path(data_dir), hub_name
         self.splits = dict(splits or {"train": "train", "val": "validation", "test": "validation"})
         self.file_pattern, self.cache_dir = file_pattern, Path(cache_dir)
@@ -290,7 +297,9 @@ class SquadDataModule(L.LightningDataModule):
                 "json", data_files={n: str(f) for n, f in files.items()}, cache_dir=hf_cache
             )
         elif self.hub_name:
-            log.info("No local SQuAD files (%s); loading %r from the hub", missing[0], self.hub_name)
+            log.info(
+                "No local SQuAD files (%s); loading %r from the hub", missing[0], self.hub_name
+            )
             try:
                 self.raw = datasets.load_dataset(self.hub_name, cache_dir=hf_cache)
             except Exception as err:  # no network, unknown name, ...: one clear message
@@ -324,7 +333,9 @@ class SquadDataModule(L.LightningDataModule):
     def _load_tokenizer(self) -> Tokenizer:
         if self.tokenizer is None:
             train = self._split("train")
-            contexts, questions = (train.data.column(c).to_pylist() for c in ("context", "question"))
+            contexts, questions = (
+                train.data.column(c).to_pylist() for c in ("context", "question")
+            )
             texts = sorted(set(contexts)) + questions
             self.tokenizer, _ = cached_tokenizer(
                 "word",
@@ -357,7 +368,10 @@ class SquadDataModule(L.LightningDataModule):
                 "max_question_len": self.max_question_len,
                 "train": True,
             }
-        return {"max_passage_len": self.eval_max_passage_len, "max_question_len": self.max_question_len}
+        return {
+            "max_passage_len": self.eval_max_passage_len,
+            "max_question_len": self.max_question_len,
+        }
 
     def _encode(self, stage: str, tok: Tokenizer) -> QADataset:
         """Encode one split once into Arrow columns, cached by content (raw data, vocabulary, settings)."""

@@ -79,7 +79,9 @@ class DocumentReader(nn.Module):
         """
         inputs = [features]
         if self.align is not None:
-            q_mask = torch.arange(question.size(1), device=question.device) < question_lengths[:, None]
+            q_mask = (
+                torch.arange(question.size(1), device=question.device) < question_lengths[:, None]
+            )
             p_emb = self.dropout(self.embedding(passage))  # (B, P, E)
             q_emb = self.dropout(self.embedding(question))  # (B, Q, E)
             aligned, _ = self.align(query=p_emb, keys=q_emb, mask=q_mask)  # (B, P, E)
