@@ -262,11 +262,11 @@ class SquadDataModule(L.LightningDataModule):
     ) -> None:
         super().__init__()
         if long_passages not in LONG_PASSAGES:
-            raise ValueError(
+            raise DataError(
                 f"data.long_passages={long_passages!r}: choose one of {', '.join(LONG_PASSAGES)}."
             )
         if max_passage_len is not None and not 0 < window_stride <= max_passage_len:
-            raise ValueError(
+            raise DataError(
                 f"data.window_stride={window_stride} must be between 1 and data.max_passage_len="
                 f"{max_passage_len}, so that windows overlap and every answer fits in one."
             )
