@@ -27,6 +27,15 @@ SMALL = [
     "logger=none",
 ]
 
+#: SMALL for the QA task: real slices of SQuAD (300 training, 60 evaluation questions).
+QA_SMALL = [
+    "task=qa",
+    *(o for o in SMALL if not o.startswith(("data.limit_train", "data.max_tokens"))),
+    "data.limit_train=300",
+    "data.limit_eval=60",
+    "data.max_tokens=2000",
+]
+
 
 def compose_train(overrides: list[str], output_dir: Path | None = None) -> DictConfig:
     """Compose conf/train.yaml as `python train.py <overrides>` would (without running Hydra)."""

@@ -10,7 +10,7 @@ import pytest
 from hydra.utils import instantiate
 
 from encdec.cli.common import CONF_DIR
-from encdec.models import BahdanauAttention, LuongAttention, Seq2Seq
+from encdec.models import BahdanauAttention, DocumentReader, LuongAttention, Seq2Seq
 from tests.helpers import compose_train
 
 
@@ -24,7 +24,7 @@ ATTENTIONS = options("attention")
 
 
 def test_groups_have_the_documented_options() -> None:
-    assert TASKS == ["translation"]
+    assert TASKS == ["qa", "translation"]
     assert RNNS == ["gru", "lstm", "rnn"]
     assert ATTENTIONS == ["bahdanau", "luong_concat", "luong_dot", "luong_general", "none"]
     assert {"cpu", "gpu", "ddp"} <= set(options("hardware"))
@@ -39,8 +39,14 @@ def test_task_rnn_attention_compose_and_build(task: str, rnn: str, attention: st
     cfg = compose_train([f"task={task}", f"rnn={rnn}", f"attention={attention}"])
     assert cfg.model.rnn_type == rnn
     net = instantiate(cfg.model, vocab_size=40, pad_id=0)
-    assert isinstance(net, Seq2Seq)
-    assert net.encoder.rnn_type == rnn and net.decoder.rnn_type == rnn
+    if task == "qa":  # the reader aligns passage with question by the configured attention
+        assert isinstance(net, DocumentReader)
+        assert net.passage_encoder.rnn_type == rnn and net.question_encoder.rnn_type == rnn
+        attention_module = net.align
+    else:
+        assert isinstance(net, Seq2Seq)
+        assert net.encoder.rnn_type == rnn and net.decoder.rnn_type == rnn
+        attention_module = net.decoder.attention
     expected = {
         "none": type(None),
         "bahdanau": BahdanauAttention,
@@ -48,9 +54,9 @@ def test_task_rnn_attention_compose_and_build(task: str, rnn: str, attention: st
         "luong_general": LuongAttention,
         "luong_concat": LuongAttention,
     }[attention]
-    assert isinstance(net.decoder.attention, expected)
+    assert isinstance(attention_module, expected)
     if attention.startswith("luong_"):
-        assert net.decoder.attention.score_name == attention.removeprefix("luong_")
+        assert attention_module.score_name == attention.removeprefix("luong_")
 
 
 @pytest.mark.parametrize("logger", options("logger"))
@@ -96,6 +102,14 @@ def test_experiment_recipe_composes() -> None:
     assert cfg.model.rnn_type == "lstm"
     assert cfg.model.attention._target_.endswith("BahdanauAttention")
     assert cfg.data.src_lang == "en" and cfg.data.tgt_lang == "de"
+
+
+def test_qa_recipe_composes(tmp_path: Path) -> None:
+    cfg = compose_train(["experiment=squad_reader"], output_dir=tmp_path)
+    assert cfg.task._target_ == "encdec.tasks.QATask" and cfg.model.rnn_type == "lstm"
+    assert cfg.optimized_metric == cfg.callbacks.model_checkpoint.monitor == "val/f1"
+    assert cfg.callbacks.model_checkpoint.filename.endswith("f1{val/f1:.2f}")
+    assert cfg.data.data_dir.endswith("/squad")
 
 
 def test_command_line_overrides_win_over_the_recipe() -> None:

@@ -12,18 +12,10 @@ from hydra.utils import instantiate
 from torchmetrics.functional.text import squad
 
 from encdec.cli.train import train
-from tests.helpers import SMALL, compose_train
+from tests.helpers import QA_SMALL, compose_train
 
 RNNS = ["lstm", "gru", "rnn"]
 ATTENTIONS = ["none", "bahdanau", "luong_dot", "luong_general", "luong_concat"]
-#: SMALL for the QA task: a real slice of SQuAD, a tiny reader.
-QA_SMALL = [
-    "task=qa",
-    *(o for o in SMALL if not o.startswith(("data.limit_train", "data.max_tokens"))),
-    "data.limit_train=300",
-    "data.limit_eval=60",
-    "data.max_tokens=2000",
-]
 
 
 def score(prediction: str, references: list[str]) -> dict[str, float]:
