@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import bisect
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import datasets
-import lightning as L
 import numpy as np
 import torch
 from tokenizers import Tokenizer
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
-from encdec.data.batching import TokenBatchSampler
+from encdec.data.base import BucketedDataModule
 from encdec.data.sources import DataError
 from encdec.data.tokenization import cached_tokenizer, fingerprint, special_ids, train_word_level
 
@@ -229,7 +229,7 @@ class QADataset(Dataset):
 
 
 # -- the DataModule -------------------------------------------------------------------------------
-class SquadDataModule(L.LightningDataModule):
+class SquadDataModule(BucketedDataModule):
     """SQuAD v1.1 from `<data_dir>/<split>.jsonl` (HF `squad` layout), else from the HF hub.
 
     prepare_data: load the raw splits and train the word vocabulary (cached by content hash).
@@ -401,40 +401,5 @@ class SquadDataModule(L.LightningDataModule):
             raise DataError(f"The {stage} split ({self.splits[stage]}) has no usable questions.")
         return data
 
-    # -- vocabulary -----------------------------------------------------------------------------
-    @property
-    def vocab_size_actual(self) -> int:
-        return self._load_tokenizer().get_vocab_size()
-
-    @property
-    def special_ids(self) -> dict[str, int]:
-        return special_ids(self._load_tokenizer())
-
-    # -- loaders --------------------------------------------------------------------------------
-    def _loader(self, stage: str, shuffle: bool) -> DataLoader:
-        ds = self.datasets[stage]
-        trainer = self.trainer
-        sampler = TokenBatchSampler(
-            ds.lengths(),
-            self.max_tokens,
-            shuffle=shuffle,
-            seed=self.seed,
-            num_replicas=trainer.world_size if trainer else 1,
-            rank=trainer.global_rank if trainer else 0,
-        )
-        return DataLoader(
-            ds,
-            batch_sampler=sampler,
-            collate_fn=ds.collate,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
+    def collate_fn(self, stage: str) -> Callable[[list[int]], QABatch]:
+        return self.datasets[stage].collate

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import lightning as L
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
@@ -17,9 +16,10 @@ from torchmetrics.functional.text import squad
 
 from encdec.data.squad import QABatch
 from encdec.decoding.spans import best_spans
+from encdec.tasks.base import Task
 
 
-class QATask(L.LightningModule):
+class QATask(Task):
     """Wraps a DocumentReader: cross-entropy on the gold start and end tokens; at evaluation the
     best span (shorter than `max_answer_len` tokens) is cut from the context by its character
     offsets and scored with the official SQuAD exact match and F1 (max over the references).
@@ -145,20 +145,3 @@ class QATask(L.LightningModule):
 
     def on_test_epoch_end(self) -> None:
         self._eval_epoch_end("test")
-
-    # -- optimisation ---------------------------------------------------------------------------
-    def configure_optimizers(self) -> Any:
-        optimizer = self.optimizer_factory(params=self.parameters())
-        if self.scheduler_factory is None:
-            return optimizer
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {
-                "scheduler": self.scheduler_factory(optimizer=optimizer),
-                "monitor": self.hparams.monitor,
-                "interval": self.hparams.scheduler_interval,
-            },
-        }
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["encdec"] = {**self.checkpoint_extras, "tokenizer": self.tokenizer.to_str()}

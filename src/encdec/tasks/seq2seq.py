@@ -7,7 +7,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import lightning as L
 import sacrebleu
 import torch
 import torch.nn.functional as F
@@ -17,9 +16,10 @@ from torch import nn
 from encdec.data.batching import Batch
 from encdec.data.tokenization import special_ids
 from encdec.decoding import Hypothesis, beam_search, max_output_lengths
+from encdec.tasks.base import Task
 
 
-class Seq2SeqTask(L.LightningModule):
+class Seq2SeqTask(Task):
     """Wraps a Seq2Seq network: cross-entropy training, val/test decoding, sacreBLEU.
 
     `optimizer` and `scheduler` are factories (Hydra `_partial_`), so the config picks them.
@@ -147,20 +147,3 @@ class Seq2SeqTask(L.LightningModule):
 
     def on_test_epoch_end(self) -> None:
         self._eval_epoch_end("test")
-
-    # -- optimisation ---------------------------------------------------------------------------
-    def configure_optimizers(self) -> Any:
-        optimizer = self.optimizer_factory(params=self.parameters())
-        if self.scheduler_factory is None:
-            return optimizer
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {
-                "scheduler": self.scheduler_factory(optimizer=optimizer),
-                "monitor": self.hparams.monitor,
-                "interval": self.hparams.scheduler_interval,
-            },
-        }
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["encdec"] = {**self.checkpoint_extras, "tokenizer": self.tokenizer.to_str()}
