@@ -49,7 +49,8 @@ class Seq2SeqTask(L.LightningModule):
         self.tokenizer = tokenizer
         self.ids = special_ids(tokenizer)
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
-        self._outputs: dict[int, tuple[str, str, str]] = {}
+        #: id -> (source, hypothesis, reference, summed target NLL, target tokens) of this rank.
+        self._outputs: dict[int, tuple[str, str, str, float, int]] = {}
         #: [source, prediction, reference] rows of the last evaluation, for the SampleTable callback.
         self.samples: list[list[str]] = []
         self._step_started: float | None = None
@@ -57,16 +58,20 @@ class Seq2SeqTask(L.LightningModule):
         self.checkpoint_extras: dict[str, Any] = {}
 
     # -- training -----------------------------------------------------------------------------
-    def loss(self, batch: Batch, label_smoothing: float) -> tuple[torch.Tensor, int]:
-        """Mean per-token cross-entropy over real (non-pad) target tokens, and their count."""
+    def token_losses(self, batch: Batch, label_smoothing: float) -> torch.Tensor:
+        """Cross-entropy of every target token, 0 at padding. Shape (B, T)."""
         logits, _ = self.net(batch.src, batch.src_lengths, batch.tgt_in)  # (B, T, V)
-        total = F.cross_entropy(
+        return F.cross_entropy(
             logits.flatten(0, 1).float(),
             batch.tgt_out.flatten(),
             ignore_index=self.ids["pad"],
             label_smoothing=label_smoothing,
-            reduction="sum",
-        )
+            reduction="none",
+        ).view_as(batch.tgt_out)
+
+    def loss(self, batch: Batch, label_smoothing: float) -> tuple[torch.Tensor, int]:
+        """Mean per-token cross-entropy over real (non-pad) target tokens, and their count."""
+        total = self.token_losses(batch, label_smoothing).sum()
         tokens = int((batch.tgt_out != self.ids["pad"]).sum())
         return total / max(tokens, 1), tokens
 
@@ -116,11 +121,11 @@ class Seq2SeqTask(L.LightningModule):
 
     # -- evaluation -----------------------------------------------------------------------------
     def _eval_step(self, batch: Batch, stage: str, beam_size: int) -> None:
-        loss, _ = self.loss(batch, 0.0)
-        self.log(f"{stage}/loss", loss, batch_size=len(batch), sync_dist=True)
+        nll = self.token_losses(batch, 0.0).sum(1).tolist()  # (B,) summed over each target
+        tokens = (batch.tgt_out != self.ids["pad"]).sum(1).tolist()  # (B,)
         hyps = self.translate(batch, beam_size)
         for j, i in enumerate(batch.ids.tolist()):  # keyed by example id: order-free, no duplicates
-            self._outputs[i] = (batch.src_text[j], hyps[j], batch.tgt_text[j])
+            self._outputs[i] = (batch.src_text[j], hyps[j], batch.tgt_text[j], nll[j], tokens[j])
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         self._eval_step(batch, "val", self.hparams.val_beam_size)
@@ -128,19 +133,34 @@ class Seq2SeqTask(L.LightningModule):
     def test_step(self, batch: Batch, batch_idx: int) -> None:
         self._eval_step(batch, "test", self.hparams.beam_size)
 
-    def _eval_epoch_end(self, stage: str) -> None:
-        outputs = [self._outputs[i] for i in sorted(self._outputs)]
+    def _gathered_outputs(self) -> list[tuple[str, str, str, float, int]]:
+        """Every rank's outputs, merged by example id (DDP pads uneven splits with repeats)."""
+        outputs = self._outputs
         self._outputs = {}
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            parts: list[dict] = [{} for _ in range(torch.distributed.get_world_size())]
+            torch.distributed.all_gather_object(parts, outputs)
+            outputs = {i: o for part in parts for i, o in part.items()}
+        return [outputs[i] for i in sorted(outputs)]
+
+    def _eval_epoch_end(self, stage: str) -> None:
+        """Corpus BLEU and token-level loss over the whole split, the same on every rank."""
+        outputs = self._gathered_outputs()
         if not outputs:
             return
         hyps = [o[1] for o in outputs]
         refs = [o[2] for o in outputs]
-        bleu = sacrebleu.corpus_bleu(hyps, [refs]).score
-        self.log(f"{stage}/bleu", bleu, prog_bar=True)
-        loss = self.trainer.callback_metrics.get(f"{stage}/loss")
-        if loss is not None:
-            self.log(f"{stage}/ppl", math.exp(min(float(loss), 50.0)))
-        self.samples = [list(o) for o in outputs[: self.hparams.num_samples]]
+        loss = sum(o[3] for o in outputs) / max(sum(o[4] for o in outputs), 1)
+        # Every rank holds the same figures; sync_dist averages equal values (no change).
+        self.log(
+            f"{stage}/bleu",
+            sacrebleu.corpus_bleu(hyps, [refs]).score,
+            prog_bar=True,
+            sync_dist=True,
+        )
+        self.log(f"{stage}/loss", loss, sync_dist=True)
+        self.log(f"{stage}/ppl", math.exp(min(loss, 50.0)), sync_dist=True)
+        self.samples = [list(o[:3]) for o in outputs[: self.hparams.num_samples]]
 
     def on_validation_epoch_end(self) -> None:
         self._eval_epoch_end("val")
