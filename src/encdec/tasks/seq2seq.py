@@ -17,6 +17,7 @@ from torch import nn
 from encdec.data.batching import Batch
 from encdec.data.tokenization import special_ids
 from encdec.decoding import Hypothesis, beam_search, max_output_lengths
+from encdec.models.loss import smoothed_cross_entropy
 
 
 class Seq2SeqTask(L.LightningModule):
@@ -58,22 +59,22 @@ class Seq2SeqTask(L.LightningModule):
         self.checkpoint_extras: dict[str, Any] = {}
 
     # -- training -----------------------------------------------------------------------------
-    def token_losses(self, batch: Batch, label_smoothing: float) -> torch.Tensor:
-        """Cross-entropy of every target token, 0 at padding. Shape (B, T)."""
-        logits, _ = self.net(batch.src, batch.src_lengths, batch.tgt_in)  # (B, T, V)
-        return F.cross_entropy(
-            logits.flatten(0, 1).float(),
-            batch.tgt_out.flatten(),
-            ignore_index=self.ids["pad"],
-            label_smoothing=label_smoothing,
-            reduction="none",
-        ).view_as(batch.tgt_out)
-
     def loss(self, batch: Batch, label_smoothing: float) -> tuple[torch.Tensor, int]:
         """Mean per-token cross-entropy over real (non-pad) target tokens, and their count."""
-        total = self.token_losses(batch, label_smoothing).sum()
-        tokens = int((batch.tgt_out != self.ids["pad"]).sum())
+        real = batch.tgt_out != self.ids["pad"]  # (B, T)
+        # Logits only at real target positions: (N, V), N = number of real tokens.
+        logits, _ = self.net(batch.src, batch.src_lengths, batch.tgt_in, positions=real)
+        total = smoothed_cross_entropy(logits, batch.tgt_out[real], label_smoothing)
+        tokens = logits.size(0)
         return total / max(tokens, 1), tokens
+
+    def example_losses(self, batch: Batch) -> tuple[list[float], list[int]]:
+        """Summed cross-entropy (no smoothing) and target-token count of every example."""
+        real = batch.tgt_out != self.ids["pad"]  # (B, T)
+        logits, _ = self.net(batch.src, batch.src_lengths, batch.tgt_in, positions=real)  # (N, V)
+        nll = F.cross_entropy(logits.float(), batch.tgt_out[real], reduction="none")  # (N,)
+        per_example = nll.new_zeros(real.shape).masked_scatter(real, nll).sum(1)  # (B,)
+        return per_example.tolist(), real.sum(1).tolist()
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         loss, tokens = self.loss(batch, self.hparams.label_smoothing)
@@ -121,8 +122,7 @@ class Seq2SeqTask(L.LightningModule):
 
     # -- evaluation -----------------------------------------------------------------------------
     def _eval_step(self, batch: Batch, stage: str, beam_size: int) -> None:
-        nll = self.token_losses(batch, 0.0).sum(1).tolist()  # (B,) summed over each target
-        tokens = (batch.tgt_out != self.ids["pad"]).sum(1).tolist()  # (B,)
+        nll, tokens = self.example_losses(batch)
         hyps = self.translate(batch, beam_size)
         for j, i in enumerate(batch.ids.tolist()):  # keyed by example id: order-free, no duplicates
             self._outputs[i] = (batch.src_text[j], hyps[j], batch.tgt_text[j], nll[j], tokens[j])
