@@ -10,7 +10,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
-from encdec.cli.common import CONF_DIR, build_net
+from encdec.cli.common import CONF_DIR, ROOT, build_net
 from encdec.models import BahdanauAttention, LuongAttention, Seq2Seq
 from tests.helpers import compose_train
 
@@ -111,7 +111,7 @@ def test_data_dir_comes_from_the_environment(monkeypatch) -> None:
     assert cfg.data.data_dir == "/some/where/multi30k"
 
 
-def test_hardware_and_throughput_options_compose() -> None:
+def test_hardware_and_throughput_options_compose(tmp_path: Path) -> None:
     """ddp_cpu, the multi-node SLURM setup and the throughput knobs a user sets from the CLI."""
     ddp = compose_train(["hardware=ddp_cpu"]).trainer
     assert (ddp.accelerator, ddp.devices, ddp.strategy.process_group_backend) == ("cpu", 2, "gloo")
@@ -123,7 +123,8 @@ def test_hardware_and_throughput_options_compose() -> None:
             "data.num_workers=2",
             "trainer.deterministic=true",
             "model.compile=true",
-        ]
+        ],
+        tmp_path,
     )
     assert knobs.trainer.deterministic is True  # (a Trainer would switch it on process-wide)
     trainer = instantiate(knobs.trainer, deterministic=False, logger=False)
@@ -136,21 +137,20 @@ def test_hardware_and_throughput_options_compose() -> None:
     assert net.state_dict().keys() == plain.state_dict().keys()  # checkpoints load either way
 
 
-def test_multinode_config_submits_one_slurm_task_per_gpu() -> None:
+def test_the_readme_multinode_command_submits_one_slurm_task_per_gpu() -> None:
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("python train.py -m hardware=multinode")
+    command = readme[start : readme.index("\n```", start)].replace("\\\n", " ").split()
+    assert command[:3] == ["python", "train.py", "-m"]
+    overrides = [o.replace("<partition>", "gpu") for o in command[3:]]
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-        cfg = compose(
-            config_name="train",
-            overrides=["hardware=multinode", "trainer.num_nodes=4", "trainer.devices=4"],
-            return_hydra_config=True,
-        )
-    launcher = cfg.hydra.launcher
+        cfg = compose(config_name="train", overrides=overrides, return_hydra_config=True)
+    launcher, trainer = cfg.hydra.launcher, cfg.trainer
     assert launcher._target_.endswith("submitit_launcher.SlurmLauncher")
-    assert (launcher.nodes, launcher.tasks_per_node, launcher.gpus_per_node) == (4, 4, 4)
-    assert (cfg.trainer.strategy, cfg.trainer.num_nodes, cfg.trainer.precision) == (
-        "ddp",
-        4,
-        "bf16-mixed",
-    )
+    assert (launcher.nodes, launcher.tasks_per_node, launcher.gpus_per_node) == (2, 8, 8)
+    assert launcher.partition == "gpu"
+    assert (trainer.strategy, trainer.num_nodes, trainer.devices) == ("ddp", 2, 8)
+    assert (trainer.accelerator, trainer.precision) == ("gpu", "bf16-mixed")
 
 
 def test_optuna_search_space_and_sqlite_storage() -> None:
