@@ -51,3 +51,15 @@ def test_ddp_cpu_run_matches_a_single_process_evaluation(data_dir: Path, tmp_pat
     # The loss is averaged over every target token of the set: equal only if no sentence is
     # missing or counted twice.
     assert ddp["val/loss"] == pytest.approx(one["val/loss"], rel=1e-6)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("hardware", ["gpu", "ddp"])
+def test_gpu_hardware_trains_in_bf16(hardware: str, data_dir: Path, tmp_path: Path) -> None:
+    """On a CUDA machine (`pytest -m gpu`): one GPU, then DDP over all visible GPUs."""
+    result = run(["train.py", f"hardware={hardware}", *DDP[1:]], data_dir, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    run_dir = only(list(tmp_path.glob("outputs/*/*")))
+    assert json.loads((run_dir / "metrics.json").read_text())["val/bleu"] >= 0
+    config = (run_dir / "config_resolved.yaml").read_text()
+    assert "precision: bf16-mixed" in config
