@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import datasets
-import lightning as L
 from tokenizers import Tokenizer
-from torch.utils.data import DataLoader
 
-from encdec.data.batching import Collator, PairDataset, TokenBatchSampler
+from encdec.data.base import BucketedDataModule
+from encdec.data.batching import Batch, Collator, PairDataset
 from encdec.data.sources import DataError, ensure_files, read_parallel
 from encdec.data.tokenization import cached_bpe, fingerprint, special_ids
 
@@ -44,7 +44,7 @@ def extend_ids(
     return out, oov
 
 
-class TranslationDataModule(L.LightningDataModule):
+class TranslationDataModule(BucketedDataModule):
     """Parallel text in `<data_dir>/<split>.<lang>.gz` files -> bucketed batches of token ids.
 
     prepare_data (one process): download missing files, train the BPE tokenizer (cached).
@@ -208,45 +208,10 @@ class TranslationDataModule(L.LightningDataModule):
             oov=pick(oov) if self.copy_oov else None,
         )
 
-    # -- vocabulary -----------------------------------------------------------------------------
-    @property
-    def vocab_size_actual(self) -> int:
-        return self._load_tokenizer().get_vocab_size()
-
-    @property
-    def special_ids(self) -> dict[str, int]:
-        return special_ids(self._load_tokenizer())
-
-    # -- loaders --------------------------------------------------------------------------------
-    def _loader(self, stage: str, shuffle: bool) -> DataLoader:
-        ds = self.datasets[stage]
-        trainer = self.trainer
-        sampler = TokenBatchSampler(
-            ds.lengths(),
-            self.max_tokens,
-            shuffle=shuffle,
-            seed=self.seed,
-            num_replicas=trainer.world_size if trainer else 1,
-            rank=trainer.global_rank if trainer else 0,
-        )
+    def collate_fn(self, stage: str) -> Callable[[list], Batch]:
         ids = self.special_ids
         extended = (self.vocab_size_actual, ids["unk"]) if self.copy_oov else (None, None)
-        return DataLoader(
-            ds,
-            batch_sampler=sampler,
-            collate_fn=Collator(ids["pad"], ids["bos"], ids["eos"], *extended),
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
+        return Collator(ids["pad"], ids["bos"], ids["eos"], *extended)
 
 
 #: DialogSum's speaker tags and its turn break: kept whole by the tokenizer (who said what).

@@ -7,9 +7,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import lightning as L
 import sacrebleu
 import torch
+import torch.nn.functional as F
 from tokenizers import Tokenizer
 from torch import nn
 
@@ -17,6 +17,7 @@ from encdec.data.batching import Batch
 from encdec.data.tokenization import special_ids
 from encdec.decoding import Hypothesis, beam_search, max_output_lengths
 from encdec.models.loss import coverage_loss, smoothed_cross_entropy, smoothed_nll
+from encdec.tasks.base import Task
 
 METRICS = ("bleu", "rouge")
 ROUGE_KEYS = ("rouge1", "rouge2", "rougeL")
@@ -32,7 +33,7 @@ def rouge_f1(hyps: list[str], refs: list[list[str]]) -> dict[str, float]:
     return {key: 100.0 * float(scores[f"{key}_fmeasure"]) for key in ROUGE_KEYS}
 
 
-class Seq2SeqTask(L.LightningModule):
+class Seq2SeqTask(Task):
     """Wraps a Seq2Seq network: cross-entropy training, val/test decoding, sacreBLEU.
 
     `optimizer` and `scheduler` are factories (Hydra `_partial_`), so the config picks them.
@@ -73,7 +74,8 @@ class Seq2SeqTask(L.LightningModule):
         self.tokenizer = tokenizer
         self.ids = special_ids(tokenizer)
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
-        self._outputs: dict[int, tuple[str, str, str, list[str]]] = {}
+        #: id -> (source, hypothesis, reference, summed target NLL, target tokens, all references).
+        self._outputs: dict[int, tuple[str, str, str, float, int, list[str]]] = {}
         #: [source, prediction, reference] rows of the last evaluation, for the SampleTable callback.
         self.samples: list[list[str]] = []
         self._step_started: float | None = None
@@ -81,27 +83,50 @@ class Seq2SeqTask(L.LightningModule):
         self.checkpoint_extras: dict[str, Any] = {}
 
     # -- training -----------------------------------------------------------------------------
+    @property
+    def copies(self) -> bool:
+        """True when the network copies: it then returns log-probabilities, not logits."""
+        return bool(getattr(self.net, "copy", False))
+
+    def _forward_real(self, batch: Batch) -> tuple[torch.Tensor, Any, torch.Tensor, torch.Tensor]:
+        """Teacher-forced outputs at the real (non-pad) target positions.
+
+        -> logits (N, V) (log-probabilities (N, V_ext) when copying), attention (B, T, S),
+        the (B, T) mask of real positions, and the N target ids.
+        """
+        real = batch.tgt_out != self.ids["pad"]  # (B, T)
+        target = batch.tgt_out[real]
+        extra = {"src_ext": batch.src_ext} if self.copies and batch.src_ext is not None else {}
+        out, weights = self.net(batch.src, batch.src_lengths, batch.tgt_in, positions=real, **extra)
+        if not self.copies:  # a copy target (extended id) is <unk> to a network that cannot copy
+            target = target.masked_fill(target >= out.size(-1), self.ids["unk"])
+        return out, weights, real, target
+
     def loss(self, batch: Batch, label_smoothing: float) -> tuple[torch.Tensor, int]:
         """Mean per-token cross-entropy over real (non-pad) target tokens, and their count.
 
         With coverage, the mean coverage loss per token is kept in `self.last_coverage_loss`.
         """
-        real = batch.tgt_out != self.ids["pad"]  # (B, T)
-        target = batch.tgt_out[real]
-        copy = getattr(self.net, "copy", False)
-        extra = {"src_ext": batch.src_ext} if copy and batch.src_ext is not None else {}
-        # Logits (log-probs with copy) only at real target positions: (N, V), N real tokens.
-        out, weights = self.net(batch.src, batch.src_lengths, batch.tgt_in, positions=real, **extra)
+        out, weights, real, target = self._forward_real(batch)
         tokens = out.size(0)
-        if copy:
+        if self.copies:
             total = smoothed_nll(out, target, label_smoothing, self.net.vocab_size)
-        else:  # a copy target (extended id) is <unk> to a network that cannot copy
-            target = target.masked_fill(target >= out.size(-1), self.ids["unk"])
+        else:
             total = smoothed_cross_entropy(out, target, label_smoothing)
         self.last_coverage_loss = None
         if getattr(self.net, "coverage", False) and weights is not None:
             self.last_coverage_loss = coverage_loss(weights, real) / max(tokens, 1)
         return total / max(tokens, 1), tokens
+
+    def example_losses(self, batch: Batch) -> tuple[list[float], list[int]]:
+        """Summed cross-entropy (no smoothing) and target-token count of every example."""
+        out, _, real, target = self._forward_real(batch)  # (N, V)
+        if self.copies:
+            nll = F.nll_loss(out, target, reduction="none")  # (N,)
+        else:
+            nll = F.cross_entropy(out.float(), target, reduction="none")  # (N,)
+        per_example = nll.new_zeros(real.shape).masked_scatter(real, nll).sum(1)  # (B,)
+        return per_example.tolist(), real.sum(1).tolist()
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         loss, tokens = self.loss(batch, self.hparams.label_smoothing)
@@ -141,7 +166,7 @@ class Seq2SeqTask(L.LightningModule):
             return_attention=return_attention,
             min_length=hp.get("min_length", 0),
             no_repeat_ngram_size=hp.get("no_repeat_ngram_size", 0),
-            src_ext=batch.src_ext if getattr(self.net, "copy", False) else None,
+            src_ext=batch.src_ext if self.copies else None,
         )
 
     def detokenize(self, tokens: list[int], oov: list[str] | None = None) -> str:
@@ -164,12 +189,13 @@ class Seq2SeqTask(L.LightningModule):
 
     # -- evaluation -----------------------------------------------------------------------------
     def _eval_step(self, batch: Batch, stage: str, beam_size: int) -> None:
-        loss, _ = self.loss(batch, 0.0)
-        self.log(f"{stage}/loss", loss, batch_size=len(batch), sync_dist=True)
+        nll, tokens = self.example_losses(batch)
         hyps = self.translate(batch, beam_size)
         refs = batch.references or [[t] for t in batch.tgt_text]
         for j, i in enumerate(batch.ids.tolist()):  # keyed by example id: order-free, no duplicates
-            self._outputs[i] = (batch.src_text[j], hyps[j], batch.tgt_text[j], refs[j])
+            self._outputs[i] = (
+                batch.src_text[j], hyps[j], batch.tgt_text[j], nll[j], tokens[j], refs[j]
+            )  # fmt: skip
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         self._eval_step(batch, "val", self.hparams.val_beam_size)
@@ -177,26 +203,41 @@ class Seq2SeqTask(L.LightningModule):
     def test_step(self, batch: Batch, batch_idx: int) -> None:
         self._eval_step(batch, "test", self.hparams.beam_size)
 
-    def _eval_epoch_end(self, stage: str) -> None:
-        outputs = [self._outputs[i] for i in sorted(self._outputs)]
+    def _gathered_outputs(self) -> list[tuple[str, str, str, float, int]]:
+        """Every rank's outputs, merged by example id (DDP pads uneven splits with repeats)."""
+        outputs = self._outputs
         self._outputs = {}
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            parts: list[dict] = [{} for _ in range(torch.distributed.get_world_size())]
+            torch.distributed.all_gather_object(parts, outputs)
+            outputs = {i: o for part in parts for i, o in part.items()}
+        return [outputs[i] for i in sorted(outputs)]
+
+    def _eval_epoch_end(self, stage: str) -> None:
+        """Corpus BLEU and token-level loss over the whole split, the same on every rank."""
+        outputs = self._gathered_outputs()
         if not outputs:
             return
         hyps = [o[1] for o in outputs]
         refs = [o[2] for o in outputs]
+        loss = sum(o[3] for o in outputs) / max(sum(o[4] for o in outputs), 1)
+        # Every rank holds the same figures; sync_dist averages equal values (no change).
         if self.hparams.get("metric", "bleu") == "rouge":
             for key, value in rouge_f1(hyps, [[r] for r in refs]).items():
-                self.log(f"{stage}/{key}", value, prog_bar=key == "rouge1")
-            all_refs = [o[3] for o in outputs]
+                self.log(f"{stage}/{key}", value, prog_bar=key == "rouge1", sync_dist=True)
+            all_refs = [o[5] for o in outputs]
             if any(len(r) > 1 for r in all_refs):
                 for key, value in rouge_f1(hyps, all_refs).items():
-                    self.log(f"{stage}/{key}_multi", value)
+                    self.log(f"{stage}/{key}_multi", value, sync_dist=True)
         else:
-            bleu = sacrebleu.corpus_bleu(hyps, [refs]).score
-            self.log(f"{stage}/bleu", bleu, prog_bar=True)
-        loss = self.trainer.callback_metrics.get(f"{stage}/loss")
-        if loss is not None:
-            self.log(f"{stage}/ppl", math.exp(min(float(loss), 50.0)))
+            self.log(
+                f"{stage}/bleu",
+                sacrebleu.corpus_bleu(hyps, [refs]).score,
+                prog_bar=True,
+                sync_dist=True,
+            )
+        self.log(f"{stage}/loss", loss, sync_dist=True)
+        self.log(f"{stage}/ppl", math.exp(min(loss, 50.0)), sync_dist=True)
         self.samples = [list(o[:3]) for o in outputs[: self.hparams.num_samples]]
 
     def on_validation_epoch_end(self) -> None:
@@ -204,20 +245,3 @@ class Seq2SeqTask(L.LightningModule):
 
     def on_test_epoch_end(self) -> None:
         self._eval_epoch_end("test")
-
-    # -- optimisation ---------------------------------------------------------------------------
-    def configure_optimizers(self) -> Any:
-        optimizer = self.optimizer_factory(params=self.parameters())
-        if self.scheduler_factory is None:
-            return optimizer
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {
-                "scheduler": self.scheduler_factory(optimizer=optimizer),
-                "monitor": self.hparams.monitor,
-                "interval": self.hparams.scheduler_interval,
-            },
-        }
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["encdec"] = {**self.checkpoint_extras, "tokenizer": self.tokenizer.to_str()}
