@@ -133,7 +133,7 @@ def test_summarization_recipe_turns_on_copy_and_coverage() -> None:
         cfg.callbacks.model_checkpoint.filename
         == "epoch{epoch:02d}-step{step}-rouge{val/rouge1:.2f}"
     )
-    net = instantiate(cfg.model, vocab_size=40, pad_id=0)
+    net = build_net(cfg.model, vocab_size=40, pad_id=0)
     assert net.copy and net.decoder.generate_gate is not None
     assert net.decoder.attention.additive.coverage_layer is not None
     plain = compose_train(["experiment=dialogsum_pointer_generator", "model.copy=false"])

@@ -10,6 +10,7 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
+from encdec.cli.common import build_net
 from encdec.cli.train import train
 from encdec.tasks.seq2seq import rouge_f1
 from tests.helpers import SMALL, compose_train, overfit
@@ -65,7 +66,7 @@ def test_a_tiny_pointer_generator_overfits_real_dialogues(
     dm = instantiate(cfg.data)
     dm.prepare_data()
     dm.setup()
-    net = instantiate(cfg.model, vocab_size=dm.vocab_size_actual, pad_id=0)
+    net = build_net(cfg.model, vocab_size=dm.vocab_size_actual, pad_id=0)
     task = instantiate(
         cfg.task, net=net, tokenizer=dm.tokenizer, min_length=0, no_repeat_ngram_size=0
     )

@@ -57,8 +57,13 @@ class AttentionHeatmaps(L.Callback):
         ds = datasets["val"]
         examples = [ds[i] for i in range(min(self.num_sentences, len(ds)))]
         ids = pl_module.ids
-        batch = Collator(ids["pad"], ids["bos"], ids["eos"])(examples)
+        collate = getattr(trainer.datamodule, "collate_fn", None)  # knows the copy vocabulary
+        batch = (collate("val") if collate else Collator(ids["pad"], ids["bos"], ids["eos"]))(
+            examples
+        )
         batch.src = batch.src.to(pl_module.device)
+        if batch.src_ext is not None:
+            batch.src_ext = batch.src_ext.to(pl_module.device)
         was_training = pl_module.training
         pl_module.eval()
         with torch.no_grad():
@@ -66,15 +71,24 @@ class AttentionHeatmaps(L.Callback):
         pl_module.train(was_training)
         tok = pl_module.tokenizer
         images, captions = [], []
-        for (_, src_ids, _, src_text, tgt_text), hyp in zip(examples, hyps, strict=True):
+        oovs = batch.oov or [[] for _ in examples]
+        for example, hyp, oov in zip(examples, hyps, oovs, strict=True):
+            _, src_ids, _, src_text, tgt_text = example[:5]
             if hyp.attention is None:  # attention=none
                 return [], []
             weights = hyp.attention.float().numpy()  # (T, S): output steps x source tokens
-            output = [tok.id_to_token(t) for t in hyp.tokens]
+
+            def piece(t: int, oov: list[str] = oov) -> str:  # copied words have extended ids
+                return tok.id_to_token(t) or oov[t - tok.get_vocab_size()]
+
+            output = [piece(t) for t in hyp.tokens]
             output += ["</s>"] * (weights.shape[0] - len(output))  # the EOS step, if taken
-            source = [tok.id_to_token(t) for t in src_ids]
+            source = [piece(t) for t in src_ids]
             images.append(heatmap(weights, source, output, title=src_text))
-            captions.append(f"{src_text} → {pl_module.detokenize(hyp.tokens)} (ref: {tgt_text})")
+            text = (
+                pl_module.detokenize(hyp.tokens, oov) if oov else pl_module.detokenize(hyp.tokens)
+            )
+            captions.append(f"{src_text} → {text} (ref: {tgt_text})")
         return images, captions
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
