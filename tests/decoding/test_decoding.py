@@ -6,12 +6,12 @@ import pytest
 import torch
 
 from encdec.decoding import beam_search, greedy_decode
-from encdec.models import BahdanauAttention, Seq2Seq
+from encdec.models import BahdanauAttention, Seq2Seq, TransformerSeq2Seq
 
 VOCAB, PAD, UNK, BOS, EOS = 30, 0, 1, 2, 3
 
 
-def make_model(rnn_type: str = "lstm", seed: int = 0) -> Seq2Seq:
+def make_model(rnn_type: str = "lstm", seed: int = 0) -> Seq2Seq | TransformerSeq2Seq:
     """A random attentional model whose outputs vary in length.
 
     A freshly initialised model is nearly uniform, so it either always or never ends at once. The
@@ -21,19 +21,28 @@ def make_model(rnn_type: str = "lstm", seed: int = 0) -> Seq2Seq:
     here a BOS in the output can only come from the search itself).
     """
     torch.manual_seed(seed)
-    model = Seq2Seq(
-        VOCAB,
-        pad_id=PAD,
-        embedding_dim=16,
-        hidden_dim=32,
-        rnn_type=rnn_type,
-        attention=BahdanauAttention,
-        dropout=0.0,
-    )
+    if rnn_type == "transformer":
+        model = TransformerSeq2Seq(
+            VOCAB, pad_id=PAD, embedding_dim=16, hidden_dim=16, num_heads=2, ff_dim=32, dropout=0.0
+        )
+        output = model.output
+    else:
+        model = Seq2Seq(
+            VOCAB,
+            pad_id=PAD,
+            embedding_dim=16,
+            hidden_dim=32,
+            rnn_type=rnn_type,
+            attention=BahdanauAttention,
+            dropout=0.0,
+        )
+        output = model.decoder.output
     with torch.no_grad():
-        model.decoder.output.weight.mul_(2.0)
-        model.decoder.output.weight[EOS].mul_(4.0)
-        model.decoder.output.bias[[PAD, UNK, BOS]] = -1e4
+        output.weight.mul_(2.0)
+        output.weight[EOS].mul_(4.0)
+        output.bias[[PAD, UNK, BOS]] = -1e4
+        if rnn_type == "transformer":  # its normalised outputs need a nudge to end at times
+            output.bias[EOS] += 3.0
     return model.eval()
 
 
@@ -64,7 +73,7 @@ def ended_by_eos(tokens: list[int], max_length: int) -> bool:
     return len(tokens) < max_length
 
 
-@pytest.mark.parametrize("rnn_type", ["lstm", "gru"])
+@pytest.mark.parametrize("rnn_type", ["lstm", "gru", "transformer"])
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_beam_size_one_is_greedy(rnn_type: str, seed: int) -> None:
     model = make_model(rnn_type, seed)
@@ -76,11 +85,12 @@ def test_beam_size_one_is_greedy(rnn_type: str, seed: int) -> None:
         assert b.score == pytest.approx(g.score, abs=1e-4)
 
 
-def test_decoding_model_produces_varied_outputs() -> None:
+@pytest.mark.parametrize("rnn_type", ["lstm", "transformer"])
+def test_decoding_model_produces_varied_outputs(rnn_type: str) -> None:
     """Guard for the tests here: outputs end by EOS at various lengths and at the budget."""
     lengths_seen, by_eos, at_budget = set(), 0, 0
     for seed in range(4):
-        model = make_model("lstm", seed)
+        model = make_model(rnn_type, seed)
         src, lengths, max_lengths = make_batch(seed)
         hyps = greedy_decode(model, src, lengths, BOS, EOS, max_lengths)
         for h, m in zip(hyps, max_lengths.tolist(), strict=True):
@@ -90,7 +100,7 @@ def test_decoding_model_produces_varied_outputs() -> None:
     assert len(lengths_seen) >= 5 and by_eos >= 3 and at_budget >= 3
 
 
-@pytest.mark.parametrize("rnn_type", ["lstm", "gru"])
+@pytest.mark.parametrize("rnn_type", ["lstm", "gru", "transformer"])
 @pytest.mark.parametrize("decode", ["greedy", "beam"])
 def test_batched_equals_one_by_one(rnn_type: str, decode: str) -> None:
     model = make_model(rnn_type, seed=2)
@@ -110,7 +120,7 @@ def test_batched_equals_one_by_one(rnn_type: str, decode: str) -> None:
 
 
 @pytest.mark.parametrize("decode", ["greedy", "beam1", "beam4"])
-@pytest.mark.parametrize("rnn_type", ["lstm", "gru"])
+@pytest.mark.parametrize("rnn_type", ["lstm", "gru", "transformer"])
 def test_budget_specials_scores_and_attention(decode: str, rnn_type: str) -> None:
     model = make_model(rnn_type, seed=3)
     src, lengths, _ = make_batch(seed=3)
@@ -202,7 +212,10 @@ def reference_beam_search(model, src, length, max_length, k):
 
 
 @torch.no_grad()
-@pytest.mark.parametrize(("rnn_type", "seed", "k"), [("gru", 2, 2), ("gru", 2, 5), ("lstm", 3, 5)])
+@pytest.mark.parametrize(
+    ("rnn_type", "seed", "k"),
+    [("gru", 2, 2), ("gru", 2, 5), ("lstm", 3, 5), ("transformer", 1, 3)],
+)
 def test_beam_search_matches_reference(rnn_type: str, seed: int, k: int) -> None:
     model = make_model(rnn_type, seed)
     src, lengths, max_lengths = make_batch(seed)
