@@ -22,6 +22,7 @@ from encdec.models.embedding import (
     sniff_format,
 )
 from tests.helpers import SMALL, compose_train
+from tests.integration.test_cli import run
 
 DIM = 24
 LINES = 300  # the training slice of tests.helpers.SMALL (data.limit_train=300)
@@ -144,3 +145,16 @@ def test_training_keeps_frozen_embeddings_and_changes_trainable_ones(
 
 def first_known(token: str, kv) -> str | None:
     return next((w for w in candidates(token) if w in kv.key_to_index), None)
+
+
+def test_train_py_stops_with_a_message_when_the_sizes_disagree(
+    vectors, data_dir: Path, tmp_path: Path
+) -> None:
+    _, folder = vectors
+    args = ["train.py", "data.limit_train=300", "tokenizer=word", "logger=none"]
+    result = run([*args, f"model.embedding.pretrained={folder / 'glove.txt'}"], data_dir, tmp_path)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output[-3000:]
+    assert f"model.embedding_dim=256, but {folder / 'glove.txt'} holds {DIM}-dimensional" in output
+    assert f"set model.embedding_dim={DIM}" in output
+    assert "Traceback" not in output
