@@ -147,3 +147,15 @@ def test_bad_options_are_clear_errors() -> None:
     src, lens, tgt_in = toy_batch([3], tgt_len=5)
     with pytest.raises(ValueError, match="model.max_positions=4"):
         model(src, lens, tgt_in)
+
+
+def test_logits_only_at_the_given_positions() -> None:
+    """Training asks for logits at real target tokens only (N, V); they equal the full ones there."""
+    model = make_model(tie_embeddings=True).eval()
+    src, lens, tgt_in = toy_batch([5, 3], tgt_len=4)
+    real = torch.tensor([[True, True, True, True], [True, True, False, False]])
+    with torch.no_grad():
+        full, _ = model(src, lens, tgt_in)
+        some, _ = model(src, lens, tgt_in, positions=real)
+    assert some.shape == (6, VOCAB)
+    torch.testing.assert_close(some, full[real])

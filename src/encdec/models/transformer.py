@@ -260,14 +260,23 @@ class TransformerSeq2Seq(nn.Module):
         return self.output(x)
 
     def forward(
-        self, src: torch.Tensor, src_lengths: torch.Tensor, tgt_in: torch.Tensor
+        self,
+        src: torch.Tensor,
+        src_lengths: torch.Tensor,
+        tgt_in: torch.Tensor,
+        positions: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Teacher-forced pass: logits (B, T, V) and last-layer cross-attention (B, T, S)."""
+        """Teacher-forced pass: logits (B, T, V) and last-layer cross-attention (B, T, S).
+
+        With a (B, T) bool `positions` mask the logits are computed only there: (N, V).
+        """
         memory, state = self.encode(src, src_lengths)
         t = tgt_in.size(1)
         causal = torch.ones(t, t, dtype=torch.bool, device=src.device).triu(1)
         x = self._embed(tgt_in, self.tgt_embedding, self.tgt_proj)
-        out, weights, _ = self._decode(x, memory, state, causal)
+        out, weights, _ = self._decode(x, memory, state, causal)  # (B, T, D)
+        if positions is not None:
+            out = out[positions]  # (N, D)
         return self.logits(out), weights
 
     def step(
