@@ -129,7 +129,7 @@ class TransformerSeq2Seq(nn.Module):
             )
         if attention is not None:
             log.info("rnn=transformer: the attention option is ignored (multi-head attention).")
-        self.hidden_dim, self.pad_id = hidden_dim, pad_id
+        self.hidden_dim = hidden_dim
 
         def embed() -> nn.Embedding:
             emb = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_id)
