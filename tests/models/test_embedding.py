@@ -14,7 +14,7 @@ from torch import nn
 
 from encdec.cli.train import train
 from encdec.data.sources import read_lines
-from encdec.data.tokenization import PAD, train_tokenizer
+from encdec.data.tokenization import PAD, train_spaced_words
 from encdec.models.embedding import (
     EmbeddingFileError,
     candidates,
@@ -43,7 +43,7 @@ def corpus(data_dir: Path) -> list[str]:
 @pytest.fixture(scope="module")
 def vectors(corpus: list[str], tmp_path_factory: pytest.TempPathFactory):
     """Word2Vec trained here on the words of the corpus, saved in the three layouts."""
-    words_tok = train_tokenizer(corpus, 100_000, 1, kind="word")
+    words_tok = train_spaced_words(corpus, 100_000, 1)
     sentences = [
         [t.removeprefix("▁") for t in words_tok.encode(s).tokens if t != "▁"] for s in corpus
     ]
@@ -60,7 +60,7 @@ def test_rows_equal_the_files_vectors(name: str, vectors, corpus, caplog) -> Non
     kv, folder = vectors
     path = folder / name
     assert sniff_format(path) == (*LAYOUTS[name], DIM)
-    vocab = train_tokenizer(corpus, 100_000, 2, kind="word").get_vocab()  # words seen twice
+    vocab = train_spaced_words(corpus, 100_000, 2).get_vocab()  # words seen twice
     shared = nn.Embedding(len(vocab), DIM, padding_idx=vocab[PAD])
     other = nn.Embedding(len(vocab), DIM, padding_idx=vocab[PAD])
     with caplog.at_level(logging.INFO, logger="encdec.models.embedding"):

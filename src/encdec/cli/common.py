@@ -13,7 +13,7 @@ from typing import Any
 
 import lightning as L
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,20 @@ def build_callbacks(cfg: DictConfig | None) -> list[L.Callback]:
     return [instantiate(c) for c in (cfg or {}).values() if c is not None]
 
 
+def build_net(model_cfg: DictConfig, **overrides: Any) -> Any:
+    """Instantiate the network; `compile: true` compiles its forward pass (torch.compile).
+
+    `compile` is an option of the run, not of the network class, so it is taken out here.
+    Module.compile keeps the parameter names, so checkpoints load with or without it.
+    """
+    options = OmegaConf.to_container(model_cfg, resolve=True)
+    options.pop("compile", None)
+    net = instantiate(options, **overrides)
+    if model_cfg.get("compile"):
+        net.compile()
+    return net
+
+
 def finish_wandb() -> None:
     """Close the W&B run so the next job of a sweep starts a fresh one."""
     wandb = sys.modules.get("wandb")
@@ -86,7 +100,6 @@ def load_checkpoint(path: str, data_dir: str | None = None, cache_dir: str | Non
     the training run is needed. `data_dir` re-points the data at this machine's copy.
     """
     import torch
-    from omegaconf import OmegaConf
     from tokenizers import Tokenizer
 
     from encdec.data.tokenization import PAD
@@ -106,7 +119,7 @@ def load_checkpoint(path: str, data_dir: str | None = None, cache_dir: str | Non
     datamodule = instantiate(saved.data, **overrides)
     datamodule.tokenizer = Tokenizer.from_str(extras["tokenizer"])
     tok = datamodule.tokenizer
-    net = instantiate(saved.model, vocab_size=tok.get_vocab_size(), pad_id=tok.token_to_id(PAD))
+    net = build_net(saved.model, vocab_size=tok.get_vocab_size(), pad_id=tok.token_to_id(PAD))
     task = instantiate(saved.task, net=net, tokenizer=tok)
     task.load_state_dict(ckpt["state_dict"])
     task.checkpoint_extras = {"config": extras["config"]}

@@ -21,6 +21,7 @@ from encdec.cli.common import (
     CONF_DIR,
     build_callbacks,
     build_loggers,
+    build_net,
     finish_wandb,
     run_friendly,
     save_metrics,
@@ -62,7 +63,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         cfg.model.vocab_size = datamodule.vocab_size_actual
         cfg.model.pad_id = datamodule.special_ids["pad"]
         resolve_embedding_dim(cfg.model)
-    net = instantiate(cfg.model)
+    net = build_net(cfg.model)
     init_pretrained(net, datamodule.tokenizer, cfg.model)
     task = instantiate(cfg.task, net=net, tokenizer=datamodule.tokenizer)
     resolved = OmegaConf.to_container(cfg, resolve=True)

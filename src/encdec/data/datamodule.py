@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import datasets
-import lightning as L
 from tokenizers import Tokenizer
-from torch.utils.data import DataLoader
 
-from encdec.data.batching import Collator, PairDataset, TokenBatchSampler
+from encdec.data.base import BucketedDataModule
+from encdec.data.batching import Batch, Collator, PairDataset
 from encdec.data.sources import DataError, ensure_files, read_parallel
-from encdec.data.tokenization import cached_tokenizer, fingerprint, special_ids
+from encdec.data.tokenization import cached_tokenizer, fingerprint, translation_trainer
 
 log = logging.getLogger(__name__)
 
 
-class TranslationDataModule(L.LightningDataModule):
+class TranslationDataModule(BucketedDataModule):
     """Parallel text in `<data_dir>/<split>.<lang>.gz` files -> bucketed batches of token ids.
 
     prepare_data (one process): download missing files, train the tokenizer (cached).
@@ -94,7 +94,12 @@ class TranslationDataModule(L.LightningDataModule):
         if self.tokenizer is None:
             src, tgt = self.load_text("train")
             self.tokenizer, self.tokenizer_path = cached_tokenizer(
-                src + tgt, self.vocab_size, self.min_frequency, self.cache_dir, self.tokenizer_type
+                self.tokenizer_type,
+                translation_trainer(self.tokenizer_type),
+                src + tgt,
+                self.vocab_size,
+                self.min_frequency,
+                self.cache_dir,
             )
         return self.tokenizer
 
@@ -146,41 +151,6 @@ class TranslationDataModule(L.LightningDataModule):
         src_ids = [ids[: self.max_len] for ids in pick(src_ids)]  # val/test: truncate, never drop
         return PairDataset(src_ids, pick(tgt_ids), pick(src), pick(tgt))
 
-    # -- vocabulary -----------------------------------------------------------------------------
-    @property
-    def vocab_size_actual(self) -> int:
-        return self._load_tokenizer().get_vocab_size()
-
-    @property
-    def special_ids(self) -> dict[str, int]:
-        return special_ids(self._load_tokenizer())
-
-    # -- loaders --------------------------------------------------------------------------------
-    def _loader(self, stage: str, shuffle: bool) -> DataLoader:
-        ds = self.datasets[stage]
-        trainer = self.trainer
-        sampler = TokenBatchSampler(
-            ds.lengths(),
-            self.max_tokens,
-            shuffle=shuffle,
-            seed=self.seed,
-            num_replicas=trainer.world_size if trainer else 1,
-            rank=trainer.global_rank if trainer else 0,
-        )
+    def collate_fn(self, stage: str) -> Callable[[list], Batch]:
         ids = self.special_ids
-        return DataLoader(
-            ds,
-            batch_sampler=sampler,
-            collate_fn=Collator(ids["pad"], ids["bos"], ids["eos"]),
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
+        return Collator(ids["pad"], ids["bos"], ids["eos"])

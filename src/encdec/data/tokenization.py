@@ -1,7 +1,9 @@
-"""Joint tokenizers from HF `tokenizers`: subword (BPE) or word-level, trained once and cached.
+"""Tokenizers from HF `tokenizers`, trained once and cached by content hash.
 
-Both keep a leading '▁' on every word (SentencePiece's Metaspace), so decoding restores the
-exact spacing of the raw text and BLEU is computed on detokenized output.
+Translation: a joint subword (BPE) or word-level tokenizer (`tokenizer=bpe|word`). Both keep a
+leading '▁' on every word (SentencePiece's Metaspace), so decoding restores the exact spacing of
+the raw text and BLEU is computed on detokenized output. QA: lower-cased words with character
+offsets (`new_word_tokenizer`).
 """
 
 from __future__ import annotations
@@ -9,10 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +32,25 @@ def new_bpe_tokenizer() -> Tokenizer:
 
 
 def new_word_tokenizer() -> Tokenizer:
-    """Whole words, punctuation split off ("▁dog", "."): the units pretrained word vectors name."""
+    """Lower-cased words and single punctuation marks, each with its character span.
+
+    The BERT pre-tokenizer splits at any Unicode whitespace (NBSP included) and around every
+    punctuation mark; zero-width characters are dropped by the normalizer. Offsets always index
+    the original string, so `text[start:end]` of any token span is an exact substring.
+    """
+    tok = Tokenizer(models.WordLevel(unk_token=UNK))
+    tok.normalizer = normalizers.Sequence(
+        [normalizers.Replace(Regex("[\u200b-\u200f\u2060\ufeff]"), ""), normalizers.Lowercase()]
+    )
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    return tok
+
+
+def new_spaced_word_tokenizer() -> Tokenizer:
+    """Cased whole words, punctuation split off ("▁Dog", "."), decoded back to the exact text.
+
+    The units pretrained word vectors name, for translation (`tokenizer=word`).
+    """
     tok = Tokenizer(models.WordLevel(unk_token=UNK))
     tok.normalizer = normalizers.NFC()
     tok.pre_tokenizer = pre_tokenizers.Sequence(
@@ -43,27 +63,9 @@ def new_word_tokenizer() -> Tokenizer:
     return tok
 
 
-#: tokenizer kind (the `tokenizer` config group) -> (empty tokenizer, its trainer class)
-KINDS = {
-    "bpe": (new_bpe_tokenizer, trainers.BpeTrainer),
-    "word": (new_word_tokenizer, trainers.WordLevelTrainer),
-}
-
-
-def check_kind(kind: str) -> None:
-    if kind not in KINDS:
-        raise ValueError(
-            f"Unknown tokenizer {kind!r}; choose one of {sorted(KINDS)} (e.g. tokenizer=word)."
-        )
-
-
-def train_tokenizer(
-    texts: Iterable[str], vocab_size: int, min_frequency: int = 2, kind: str = "bpe"
-) -> Tokenizer:
-    """Train a `kind` tokenizer of at most `vocab_size` tokens, each seen `min_frequency` times."""
-    check_kind(kind)
-    new, trainer_class = KINDS[kind]
-    tok = new()
+def _train(
+    tok: Tokenizer, trainer_class, texts: Iterable[str], vocab_size: int, min_frequency: int
+):
     trainer = trainer_class(
         vocab_size=vocab_size,
         min_frequency=min_frequency,
@@ -72,6 +74,39 @@ def train_tokenizer(
     )
     tok.train_from_iterator(texts, trainer=trainer)
     return tok
+
+
+def train_spaced_words(texts: Iterable[str], vocab_size: int, min_frequency: int = 2) -> Tokenizer:
+    """The `vocab_size` most frequent words seen `min_frequency` times (see above)."""
+    return _train(
+        new_spaced_word_tokenizer(), trainers.WordLevelTrainer, texts, vocab_size, min_frequency
+    )
+
+
+def train_word_level(texts: Iterable[str], vocab_size: int, min_frequency: int = 1) -> Tokenizer:
+    """A word vocabulary: the `vocab_size` most frequent words (seen `min_frequency` times)."""
+    return _train(new_word_tokenizer(), trainers.WordLevelTrainer, texts, vocab_size, min_frequency)
+
+
+def train_bpe(texts: Iterable[str], vocab_size: int, min_frequency: int = 2) -> Tokenizer:
+    return _train(new_bpe_tokenizer(), trainers.BpeTrainer, texts, vocab_size, min_frequency)
+
+
+#: Translation tokenizers by `data.tokenizer_type` (the `tokenizer` config group).
+TRANSLATION_TOKENIZERS: dict[str, Callable[[list[str], int, int], Tokenizer]] = {
+    "bpe": train_bpe,
+    "word": train_spaced_words,
+}
+
+
+def translation_trainer(kind: str) -> Callable[[list[str], int, int], Tokenizer]:
+    try:
+        return TRANSLATION_TOKENIZERS[kind]
+    except KeyError:
+        raise ValueError(
+            f"Unknown tokenizer {kind!r}; choose one of {sorted(TRANSLATION_TOKENIZERS)} "
+            f"(e.g. tokenizer=word)."
+        ) from None
 
 
 def fingerprint(texts: Iterable[str], **settings: object) -> str:
@@ -83,30 +118,34 @@ def fingerprint(texts: Iterable[str], **settings: object) -> str:
     return h.hexdigest()[:16]
 
 
-def cached_tokenizer(
-    texts: list[str], vocab_size: int, min_frequency: int, cache_dir: Path, kind: str = "bpe"
+def cached_bpe(
+    texts: list[str], vocab_size: int, min_frequency: int, cache_dir: Path
 ) -> tuple[Tokenizer, Path]:
     """Load the tokenizer for these texts from the cache, training it only the first time."""
-    check_kind(kind)
+    return cached_tokenizer("bpe", train_bpe, texts, vocab_size, min_frequency, cache_dir)
+
+
+def cached_tokenizer(
+    kind: str,
+    train: Callable[[list[str], int, int], Tokenizer],
+    texts: list[str],
+    vocab_size: int,
+    min_frequency: int,
+    cache_dir: Path,
+) -> tuple[Tokenizer, Path]:
+    """`train(texts, vocab_size, min_frequency)` once; later calls load it by content hash."""
     key = fingerprint(texts, kind=kind, vocab_size=vocab_size, min_frequency=min_frequency)
     path = Path(cache_dir) / "tokenizers" / f"{kind}-{key}.json"
     if path.is_file():
         log.info("Tokenizer loaded from cache %s", path)
         return Tokenizer.from_file(str(path)), path
     log.info("Training a %d-token %s tokenizer on %d texts", vocab_size, kind, len(texts))
-    tok = train_tokenizer(texts, vocab_size, min_frequency, kind)
+    tok = train(texts, vocab_size, min_frequency)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tok.save(str(tmp))
     tmp.replace(path)
     return tok, path
-
-
-def cached_bpe(
-    texts: list[str], vocab_size: int, min_frequency: int, cache_dir: Path
-) -> tuple[Tokenizer, Path]:
-    """The BPE case of `cached_tokenizer` (kept for callers that predate the word tokenizer)."""
-    return cached_tokenizer(texts, vocab_size, min_frequency, cache_dir, kind="bpe")
 
 
 def special_ids(tok: Tokenizer) -> dict[str, int]:

@@ -4,6 +4,7 @@ from encdec.models.attention import Attention, BahdanauAttention, LuongAttention
 from encdec.models.decoder import Decoder, DecoderState, Memory
 from encdec.models.embedding import EmbeddingInit
 from encdec.models.encoder import Encoder, EncoderOutput
+from encdec.models.reader import DocumentReader
 from encdec.models.seq2seq import Seq2Seq
 from encdec.models.transformer import TransformerSeq2Seq
 
@@ -12,6 +13,7 @@ __all__ = [
     "BahdanauAttention",
     "LuongAttention",
     "Decoder",
+    "DocumentReader",
     "DecoderState",
     "Memory",
     "Encoder",
