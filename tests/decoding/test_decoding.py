@@ -184,7 +184,8 @@ def test_beam_scores_at_least_greedy(rnn_type: str) -> None:
 
 def reference_beam_search(model, src, length, max_length, k):
     """A plain one-sentence beam search with the same rules (2K candidates, EOS among the first K
-    finishes, stop at K finished or at the budget), one candidate at a time."""
+    finishes, stop when the best finished beats the best alive, or at the budget), one candidate
+    at a time."""
     memory, state = model.encode(src[None, :length], torch.tensor([length]))
     beams, finished = [([], 0.0, state)], []
     for t in range(max_length + 1):
@@ -206,7 +207,7 @@ def reference_beam_search(model, src, length, max_length, k):
                     finished.append((toks, score))
             elif len(beams) < k:
                 beams.append(([*toks, v], score, st))
-        if len(finished) >= k:
+        if finished and max(f[1] for f in finished) >= max(b[1] for b in beams):
             break
     return max(finished, key=lambda f: f[1])
 
@@ -226,6 +227,52 @@ def test_beam_search_matches_reference(rnn_type: str, seed: int, k: int) -> None
         )
         assert h.tokens == tokens, f"sentence {i}"
         assert h.score == pytest.approx(score, abs=1e-4)
+
+
+class ScriptedModel:
+    """A step model whose log-probabilities depend on the previous token and the step only.
+
+    Token 4 ("A") starts the best output A B B </s> (each step -0.1); token 6 ("J") starts junk
+    that can end at once for -0.5 or repeat for -1.0. Every junk beam ends long before the best
+    one, so a search that stops at K finished hypotheses returns junk.
+    """
+
+    V = 8
+
+    def encode(self, src: torch.Tensor, src_lengths: torch.Tensor):
+        return _Rows(torch.zeros(src.size(0))), _Rows(torch.zeros(src.size(0)))
+
+    def step(self, tokens: torch.Tensor, memory, state):
+        t = int(state.values[0])
+        rows = []
+        for prev in tokens.tolist():
+            lp = torch.full((self.V,), -10.0)
+            if prev == BOS:
+                lp[4], lp[6] = -0.1, -2.0
+            elif prev == 4:
+                lp[5], lp[EOS] = -0.1, -6.0
+            elif prev == 5:
+                lp[5 if t < 3 else EOS] = -0.1
+            elif prev == 6:
+                lp[EOS], lp[6] = -0.5, -1.0
+            rows.append(lp)
+        return torch.stack(rows), None, _Rows(state.values + 1)
+
+
+class _Rows:
+    def __init__(self, values: torch.Tensor) -> None:
+        self.values = values
+
+    def index_select(self, index: torch.Tensor) -> _Rows:
+        return _Rows(self.values.index_select(0, index))
+
+
+def test_beam_search_does_not_stop_while_the_best_beam_is_alive() -> None:
+    src, lengths = torch.full((1, 3), 5), torch.tensor([3])
+    greedy = greedy_decode(ScriptedModel(), src, lengths, BOS, EOS, torch.tensor([10]))
+    beam = beam_search(ScriptedModel(), src, lengths, BOS, EOS, torch.tensor([10]), beam_size=2)
+    assert greedy[0].tokens == beam[0].tokens == [4, 5, 5]
+    assert beam[0].score == pytest.approx(-0.4)
 
 
 def test_beam_size_zero_raises() -> None:
