@@ -25,10 +25,11 @@ os.environ.setdefault("ENCDEC_ROOT", str(ROOT))
 def run_friendly(fn: Callable[[], Any]) -> Any:
     """Run an entry point; input mistakes end with their message and exit code 1, no traceback."""
     from encdec.data.sources import DataError
+    from encdec.models.embedding import EmbeddingFileError
 
     try:
         return fn()
-    except (DataError, FileNotFoundError) as err:
+    except (DataError, EmbeddingFileError, FileNotFoundError) as err:
         log.error("%s", err)
         sys.exit(1)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +13,7 @@ from tokenizers import Tokenizer
 from encdec.data.base import BucketedDataModule
 from encdec.data.batching import Batch, Collator, PairDataset
 from encdec.data.sources import DataError, ensure_files, read_parallel
-from encdec.data.tokenization import cached_bpe, fingerprint, special_ids
+from encdec.data.tokenization import cached_tokenizer, fingerprint, special_ids, translation_trainer
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ def extend_ids(
 class TranslationDataModule(BucketedDataModule):
     """Parallel text in `<data_dir>/<split>.<lang>.gz` files -> bucketed batches of token ids.
 
-    prepare_data (one process): download missing files, train the BPE tokenizer (cached).
+    prepare_data (one process): download missing files, train the tokenizer (cached).
     setup (every process): load the cached tokenizer and encode every split once.
     Training pairs with an empty side or longer than `max_len` subword tokens are dropped (the
     count is logged); validation / test sources are truncated to `max_len`, never dropped, so
@@ -70,6 +71,7 @@ class TranslationDataModule(BucketedDataModule):
         cache_dir: str = ".cache",
         vocab_size: int = 8000,
         min_frequency: int = 2,
+        tokenizer_type: str = "bpe",
         max_tokens: int = 4096,
         max_len: int = 100,
         limit_train: int | None = None,
@@ -88,6 +90,7 @@ class TranslationDataModule(BucketedDataModule):
         self.download_url = download_url
         self.cache_dir = Path(cache_dir)
         self.vocab_size, self.min_frequency = vocab_size, min_frequency
+        self.tokenizer_type = tokenizer_type
         self.max_tokens, self.max_len = max_tokens, max_len
         self.limit_train = limit_train
         self.num_workers, self.seed = num_workers, seed
@@ -132,8 +135,22 @@ class TranslationDataModule(BucketedDataModule):
     def _load_tokenizer(self) -> Tokenizer:
         if self.tokenizer is None:
             src, tgt = self.load_text("train")
-            self.tokenizer, self.tokenizer_path = cached_bpe(
-                src + tgt, self.vocab_size, self.min_frequency, self.cache_dir, self.added_tokens
+            train, settings = translation_trainer(self.tokenizer_type), {}
+            if self.added_tokens:  # speaker tags etc.: kept whole (BPE only)
+                if self.tokenizer_type != "bpe":
+                    raise ValueError(
+                        f"data.added_tokens need tokenizer=bpe, not {self.tokenizer_type!r}."
+                    )
+                train = functools.partial(train, added_tokens=self.added_tokens)
+                settings["added_tokens"] = self.added_tokens
+            self.tokenizer, self.tokenizer_path = cached_tokenizer(
+                self.tokenizer_type,
+                train,
+                src + tgt,
+                self.vocab_size,
+                self.min_frequency,
+                self.cache_dir,
+                **settings,
             )
         return self.tokenizer
 

@@ -9,6 +9,7 @@ from torch import nn
 
 from encdec.models.attention import Attention
 from encdec.models.decoder import Decoder, DecoderState, Memory
+from encdec.models.embedding import EmbeddingInit, set_frozen
 from encdec.models.encoder import Encoder
 
 
@@ -17,6 +18,8 @@ class Seq2Seq(nn.Module):
 
     `attention` is a factory `(query_dim, key_dim) -> Attention` (a `functools.partial`, as Hydra's
     `_partial_: true` makes it), or None for a decoder that only sees the encoder's final state.
+    `embedding` says whether the embeddings are frozen (pretrained vectors are loaded by
+    `encdec.models.embedding.load_pretrained`, which needs the tokenizer's vocabulary).
     """
 
     def __init__(
@@ -39,6 +42,7 @@ class Seq2Seq(nn.Module):
         copy: bool = False,
         coverage: bool = False,
         unk_id: int = 1,
+        embedding: EmbeddingInit | None = None,
     ) -> None:
         super().__init__()
         #: With copy the network outputs log-probabilities over an extended vocabulary, not logits.
@@ -72,6 +76,11 @@ class Seq2Seq(nn.Module):
             copy=copy,
             coverage=coverage,
         )
+        set_frozen(self.embeddings(), (embedding or EmbeddingInit()).freeze)
+
+    def embeddings(self) -> list[nn.Embedding]:
+        """The token embedding matrices (one when shared)."""
+        return list(dict.fromkeys([self.encoder.embedding, self.decoder.embedding]))
 
     def encode(
         self, src: torch.Tensor, src_lengths: torch.Tensor, src_ext: torch.Tensor | None = None
