@@ -48,6 +48,19 @@ def compose_train(overrides: list[str], output_dir: Path | None = None) -> DictC
     return cfg
 
 
+def build_task(cfg: DictConfig, **task_options):
+    """The prepared DataModule and the task (with its network) that `cfg` describes."""
+    from hydra.utils import instantiate
+
+    from encdec.cli.common import build_net
+
+    dm = instantiate(cfg.data)
+    dm.prepare_data()
+    dm.setup()
+    net = build_net(cfg.model, vocab_size=dm.vocab_size_actual, pad_id=0)
+    return dm, instantiate(cfg.task, net=net, tokenizer=dm.tokenizer, **task_options)
+
+
 def overfit(task, batch, steps: int = 300, lr: float = 3e-3) -> float:
     """Train `task` on one batch until its loss is below 0.01 (or `steps` run out); the last loss."""
     import torch

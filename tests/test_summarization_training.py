@@ -8,12 +8,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra.utils import instantiate
 
-from encdec.cli.common import build_net
 from encdec.cli.train import train
 from encdec.tasks.seq2seq import rouge_f1
-from tests.helpers import SMALL, compose_train, overfit
+from tests.helpers import SMALL, build_task, compose_train, overfit
 from tests.test_training import ATTENTIONS, RNNS
 
 #: task=summarization, short dialogues and summaries, copy + coverage on.
@@ -63,13 +61,7 @@ def test_a_tiny_pointer_generator_overfits_real_dialogues(
         ],
         tmp_path,
     )
-    dm = instantiate(cfg.data)
-    dm.prepare_data()
-    dm.setup()
-    net = build_net(cfg.model, vocab_size=dm.vocab_size_actual, pad_id=0)
-    task = instantiate(
-        cfg.task, net=net, tokenizer=dm.tokenizer, min_length=0, no_repeat_ngram_size=0
-    )
+    dm, task = build_task(cfg, min_length=0, no_repeat_ngram_size=0)
     ds = dm.datasets["train"]
     short = [i for i in range(len(ds)) if len(ds.tgt_ids[i]) <= 18][:8]
     batch = dm.train_dataloader().collate_fn([ds[i] for i in short])

@@ -9,11 +9,9 @@ from pathlib import Path
 import pytest
 import sacrebleu
 import torch
-from hydra.utils import instantiate
 
-from encdec.cli.common import build_net
 from encdec.cli.train import train
-from tests.helpers import SMALL, compose_train, overfit
+from tests.helpers import SMALL, build_task, compose_train, overfit
 
 RNNS = ["lstm", "gru", "rnn"]
 ATTENTIONS = ["none", "bahdanau", "luong_dot", "luong_general", "luong_concat"]
@@ -58,11 +56,7 @@ def test_a_tiny_model_overfits_a_real_batch(
         ],
         tmp_path,
     )
-    dm = instantiate(cfg.data)
-    dm.prepare_data()
-    dm.setup()
-    net = build_net(cfg.model, vocab_size=dm.vocab_size_actual, pad_id=0)
-    task = instantiate(cfg.task, net=net, tokenizer=dm.tokenizer, label_smoothing=0.0)
+    dm, task = build_task(cfg, label_smoothing=0.0)
     ds = dm.datasets["train"]
     examples = [ds[i] for i in range(16)]
     batch = dm.train_dataloader().collate_fn(examples)
