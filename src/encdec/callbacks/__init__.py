@@ -1,5 +1,17 @@
-"""Lightning callbacks that report to the dashboard."""
+"""Lightning callbacks: dashboard reports, and surviving faults (resume, NaN stop, Ctrl-C)."""
 
+from encdec.callbacks.faults import (
+    InterruptCheckpoint,
+    RngState,
+    StopOnNonFiniteLoss,
+    TrainingDiverged,
+)
 from encdec.callbacks.samples import SampleTable
 
-__all__ = ["SampleTable"]
+__all__ = [
+    "InterruptCheckpoint",
+    "RngState",
+    "SampleTable",
+    "StopOnNonFiniteLoss",
+    "TrainingDiverged",
+]

@@ -10,25 +10,9 @@ import hydra
 import torch
 from omegaconf import DictConfig
 
+from encdec.cli.checks import check_decoding_options
 from encdec.cli.common import CONF_DIR, load_checkpoint, run_friendly
-from encdec.data.batching import Collator
-from encdec.tasks import Seq2SeqTask
-
-
-def translate_lines(task: Seq2SeqTask, lines: list[str], batch_size: int) -> list[str]:
-    """Translate `lines` in batches of similar length; outputs come back in input order."""
-    ids = task.ids
-    collate = Collator(ids["pad"], ids["bos"], ids["eos"])
-    encoded = [e.ids for e in task.tokenizer.encode_batch(lines, add_special_tokens=False)]
-    # Empty lines stay empty; the rest are decoded in batches of similar length.
-    order = sorted((i for i in range(len(lines)) if encoded[i]), key=lambda i: len(encoded[i]))
-    outputs: list[str] = [""] * len(lines)
-    for start in range(0, len(order), batch_size):
-        chunk = order[start : start + batch_size]
-        batch = collate([(i, encoded[i], [], lines[i], "") for i in chunk])
-        for i, text in zip(chunk, task.translate(batch), strict=True):
-            outputs[i] = text
-    return outputs
+from encdec.translator import translate_lines
 
 
 def stdin_lines() -> Iterator[str]:
@@ -52,6 +36,7 @@ def write(outputs: Iterable[str], path: str | None) -> None:
 
 
 def predict(cfg: DictConfig) -> None:
+    check_decoding_options(cfg)
     task, _, _ = load_checkpoint(cfg.ckpt_path)
     task.eval()
     if cfg.beam_size is not None:

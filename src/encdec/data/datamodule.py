@@ -10,7 +10,7 @@ import lightning as L
 from tokenizers import Tokenizer
 from torch.utils.data import DataLoader
 
-from encdec.data.batching import Collator, PairDataset, TokenBatchSampler
+from encdec.data.batching import Collator, PairDataset, ResumableLoader, TokenBatchSampler
 from encdec.data.sources import DataError, ensure_files, read_parallel
 from encdec.data.tokenization import cached_bpe, fingerprint, special_ids
 
@@ -166,13 +166,22 @@ class TranslationDataModule(L.LightningDataModule):
             rank=trainer.global_rank if trainer else 0,
         )
         ids = self.special_ids
-        return DataLoader(
-            ds,
+        kwargs = dict(
             batch_sampler=sampler,
             collate_fn=Collator(ids["pad"], ids["bos"], ids["eos"]),
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
         )
+        if stage == "train":  # resumable mid-epoch (see ResumableLoader)
+            return ResumableLoader(ds, progress=self._train_progress, **kwargs)
+        return DataLoader(ds, **kwargs)
+
+    def _train_progress(self) -> tuple[int, int]:
+        """(epoch, batches trained in it) as the Trainer counts them; (0, 0) without one."""
+        trainer = self.trainer
+        if trainer is None:
+            return 0, 0
+        return trainer.current_epoch, trainer.fit_loop.epoch_loop.batch_progress.current.processed
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)

@@ -1,0 +1,138 @@
+"""Checks of user-facing options and checkpoints, before any work starts.
+
+Each mistake ends in one paragraph naming the option, the bad value, what is allowed and the fix
+(`run_friendly` prints it without a traceback). Unknown config-group names (`attention=foo`) are
+caught earlier by Hydra, which lists the available options.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+RNN_TYPES = ("lstm", "gru", "rnn")
+
+
+class ConfigError(ValueError):
+    """An option with a value that cannot work; the message says which and how to fix it."""
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used here (not encdec's, unreadable, or another config)."""
+
+
+def _example(key: str) -> int:
+    return {"task.beam_size": 5, "task.val_beam_size": 1, "beam_size": 5}.get(key, 256)
+
+
+def encoder_output_dim(model: DictConfig) -> int:
+    """The size of the encoder's per-token states, as encdec.models.Seq2Seq computes it."""
+    directions = 2 if model.bidirectional else 1
+    return (model.encoder_hidden_dim or model.hidden_dim // directions) * directions
+
+
+def check_model(model: DictConfig) -> None:
+    for key in ("embedding_dim", "hidden_dim", "encoder_layers", "decoder_layers"):
+        _positive_in(model, "model", key)
+    _positive_in(model, "model", "encoder_hidden_dim", allow_null=True)
+    if model.rnn_type not in RNN_TYPES:
+        raise ConfigError(
+            f"model.rnn_type={model.rnn_type} is not a known recurrent cell. Allowed: "
+            f"{', '.join(RNN_TYPES)}. Choose one with rnn=lstm (or gru, rnn)."
+        )
+    if not 0.0 <= float(model.dropout) < 1.0:
+        raise ConfigError(
+            f"model.dropout={model.dropout} is not a probability below 1. Use a value in "
+            f"[0, 1), e.g. model.dropout=0.3."
+        )
+    attention = model.get("attention")
+    if attention is not None and attention.get("score") == "dot":
+        key_dim, query_dim = encoder_output_dim(model), model.hidden_dim
+        if key_dim != query_dim:
+            raise ConfigError(
+                f"attention=luong_dot compares decoder states (model.hidden_dim={query_dim}) with "
+                f"encoder states of size {key_dim} (model.encoder_hidden_dim="
+                f"{model.encoder_hidden_dim}, model.bidirectional={model.bidirectional}); the dot "
+                f"score needs equal sizes. Make them equal (e.g. model.encoder_hidden_dim=null "
+                f"with an even model.hidden_dim), or use attention=luong_general, which learns a "
+                f"projection between the two sizes."
+            )
+
+
+def _positive_in(section: DictConfig, prefix: str, key: str, allow_null: bool = False) -> None:
+    value = section.get(key)
+    if value is None and allow_null:
+        return
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        null = " (or null for the default)" if allow_null else ""
+        name = f"{prefix}.{key}" if prefix else key
+        raise ConfigError(
+            f"{name}={value} is not allowed: it must be a positive whole number{null}. "
+            f"Set it on the command line, e.g. {name}={_example(name)}."
+        )
+
+
+def check_train_config(cfg: DictConfig) -> None:
+    """Every option `train.py` reads that a typo can break, checked before the data is loaded."""
+    check_model(cfg.model)
+    for key in ("beam_size", "val_beam_size"):
+        _positive_in(cfg.task, "task", key)
+    for key in ("vocab_size", "max_tokens", "max_len"):
+        _positive_in(cfg.data, "data", key)
+    _positive_in(cfg.data, "data", "limit_train", allow_null=True)
+    data_dir = Path(cfg.data.data_dir)
+    if not data_dir.is_dir() and not cfg.data.get("download_url"):
+        raise ConfigError(
+            f"paths.data_dir: the data folder {data_dir} does not exist. Set ENCDEC_DATA_DIR (or "
+            f"paths.data_dir=...) to the folder holding the corpus, or set data.download_url to "
+            f"fetch it."
+        )
+
+
+def check_decoding_options(cfg: DictConfig) -> None:
+    """beam_size / max_length of eval.py and predict.py (null keeps the checkpoint's value)."""
+    for key in ("beam_size", "max_length", "batch_size"):
+        if key in cfg:
+            _positive_in(cfg, "", key, allow_null=True)
+
+
+def check_compatible(ckpt_path: str, saved: dict[str, Any], cfg: DictConfig) -> None:
+    """Refuse to resume from a checkpoint whose task or model does not match this run's config."""
+    current = OmegaConf.to_container(cfg, resolve=True)
+    diffs = [
+        f"{section}.{key}: checkpoint {saved_value!r}, this run {now_value!r}"
+        for section in ("task", "model")
+        for key in sorted(set(saved.get(section, {})) | set(current.get(section, {})))
+        if key in ("_target_", *_SHAPE_KEYS.get(section, ()))
+        and (saved_value := saved.get(section, {}).get(key))
+        != (now_value := current.get(section, {}).get(key))
+    ]
+    if diffs:
+        raise CheckpointError(
+            f"Cannot resume from {ckpt_path}: it was trained with another task or model config "
+            f"({'; '.join(diffs)}). Resume with the same settings, or start afresh with "
+            f"resume=never (or another run_name)."
+        )
+
+
+#: The options whose change makes a checkpoint's weights unusable (other shapes or classes).
+_SHAPE_KEYS = {
+    "task": (),
+    "model": (
+        "vocab_size",
+        "embedding_dim",
+        "hidden_dim",
+        "encoder_hidden_dim",
+        "encoder_layers",
+        "decoder_layers",
+        "bidirectional",
+        "rnn_type",
+        "attention",
+        "input_feeding",
+        "bridge",
+        "share_embeddings",
+        "tie_embeddings",
+    ),
+}
