@@ -29,26 +29,28 @@ def _example(key: str) -> int:
 
 def encoder_output_dim(model: DictConfig) -> int:
     """The size of the encoder's per-token states, as encdec.models.Seq2Seq computes it."""
-    directions = 2 if model.bidirectional else 1
-    return (model.encoder_hidden_dim or model.hidden_dim // directions) * directions
+    directions = 2 if model.get("bidirectional", False) else 1
+    return (model.get("encoder_hidden_dim") or model.hidden_dim // directions) * directions
 
 
 def check_model(model: DictConfig) -> None:
+    """Sizes, cell and attention of an RNN encoder-decoder (keys another model lacks are skipped)."""
     for key in ("embedding_dim", "hidden_dim", "encoder_layers", "decoder_layers"):
-        _positive_in(model, "model", key)
+        if key in model:
+            _positive_in(model, "model", key)
     _positive_in(model, "model", "encoder_hidden_dim", allow_null=True)
-    if model.rnn_type not in RNN_TYPES:
+    if "rnn_type" in model and model.rnn_type not in RNN_TYPES:
         raise ConfigError(
             f"model.rnn_type={model.rnn_type} is not a known recurrent cell. Allowed: "
             f"{', '.join(RNN_TYPES)}. Choose one with rnn=lstm (or gru, rnn)."
         )
-    if not 0.0 <= float(model.dropout) < 1.0:
+    if "dropout" in model and not 0.0 <= float(model.dropout) < 1.0:
         raise ConfigError(
             f"model.dropout={model.dropout} is not a probability below 1. Use a value in "
             f"[0, 1), e.g. model.dropout=0.3."
         )
     attention = model.get("attention")
-    if attention is not None and attention.get("score") == "dot":
+    if attention is not None and attention.get("score") == "dot" and "hidden_dim" in model:
         key_dim, query_dim = encoder_output_dim(model), model.hidden_dim
         if key_dim != query_dim:
             raise ConfigError(
@@ -78,11 +80,13 @@ def check_train_config(cfg: DictConfig) -> None:
     """Every option `train.py` reads that a typo can break, checked before the data is loaded."""
     check_model(cfg.model)
     for key in ("beam_size", "val_beam_size"):
-        _positive_in(cfg.task, "task", key)
+        if key in cfg.task:
+            _positive_in(cfg.task, "task", key)
     for key in ("vocab_size", "max_tokens", "max_len"):
-        _positive_in(cfg.data, "data", key)
+        if key in cfg.data:
+            _positive_in(cfg.data, "data", key)
     _positive_in(cfg.data, "data", "limit_train", allow_null=True)
-    data_dir = Path(cfg.data.data_dir)
+    data_dir = Path(cfg.data.get("data_dir") or ".")
     if not data_dir.is_dir() and not cfg.data.get("download_url"):
         raise ConfigError(
             f"paths.data_dir: the data folder {data_dir} does not exist. Set ENCDEC_DATA_DIR (or "
