@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from hydra.utils import instantiate
 
 from encdec.callbacks.faults import TrainingDiverged
+from encdec.checkpoint_io import AtomicCheckpointIO
 from encdec.cli.common import ROOT
 from encdec.cli.train import train
 from encdec.tasks import Seq2SeqTask
@@ -170,3 +172,29 @@ def test_the_same_seed_gives_identical_losses(
         losses.append([r.split(",")[column] for r in rows[1:] if r.split(",")[column]])
     assert len(losses[0]) == 8
     assert losses[0] == losses[1]
+
+
+def test_checkpoints_are_written_atomically(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write that dies halfway leaves the previous checkpoint whole, and no stray file."""
+    cfg = compose_train(TINY, tmp_path)
+    trainer = instantiate(cfg.trainer, logger=False)
+    io = trainer.strategy.checkpoint_io
+    assert isinstance(io, AtomicCheckpointIO)
+    path = tmp_path / "checkpoints" / "last.ckpt"
+    io.save_checkpoint({"global_step": 3, "weights": torch.ones(1000)}, path)
+
+    real_save = torch.save
+
+    def killed_halfway(obj, f, *args, **kwargs) -> None:
+        real_save(obj, f, *args, **kwargs)
+        f.truncate(f.tell() // 2)  # half the bytes are on disk...
+        raise OSError("killed")  # ...when the process dies
+
+    monkeypatch.setattr(torch, "save", killed_halfway)
+    with pytest.raises(OSError, match="killed"):
+        io.save_checkpoint({"global_step": 6, "weights": torch.zeros(1000)}, path)
+    monkeypatch.undo()
+    assert torch.load(path, weights_only=True)["global_step"] == 3
+    assert [p.name for p in path.parent.iterdir()] == ["last.ckpt"]
