@@ -206,3 +206,22 @@ def test_an_exported_model_translates_in_a_fresh_process(
     translations = json.loads(fresh.stdout.strip().splitlines()[-1])
     assert translations == predicted.stdout.splitlines()  # the same model, the same answers
     assert all(translations)
+
+
+def test_predict_on_the_cpu_with_a_gpu_checkpoint(
+    trained: tuple[Path, dict, Path], data_dir: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """A checkpoint whose tensors are recorded on cuda:0, as a GPU run writes them."""
+    run_dir, _, log_dir = trained
+    ckpt = torch.load(best_checkpoint(run_dir), weights_only=False)
+    gpu_ckpt = tmp_path / "gpu.ckpt"
+    with monkeypatch.context() as m:  # tag every storage as CUDA, as saving from a GPU does
+        m.setattr(torch.serialization, "location_tag", lambda storage: "cuda:0")
+        torch.save(ckpt, gpu_ckpt)
+    if not torch.cuda.is_available():  # the file really asks for a GPU unless mapped
+        with pytest.raises(RuntimeError, match="CUDA"):
+            torch.load(gpu_ckpt, weights_only=False)
+    args = ["predict.py", f"ckpt_path={gpu_ckpt}", "beam_size=2", "max_length=12"]
+    result = run(args, data_dir, log_dir, stdin="A man is riding a bike.\n")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(result.stdout.splitlines()) == 1 and result.stdout.strip()
