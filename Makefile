@@ -3,7 +3,7 @@ PYTHON ?= python
 TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX ?=
 
-.PHONY: install test test-slow lint format train clean
+.PHONY: install test test-slow lint format train bench clean
 
 install:  ## install torch, then encdec with its dev tools (editable)
 	$(PYTHON) -m pip install $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH_SPEC)"
@@ -15,13 +15,26 @@ test:  ## the test suite (slow and gpu tests excluded)
 test-slow:  ## only the slow checks (real training to a quality bar)
 	$(PYTHON) -m pytest -q -m slow
 
+# The benchmark (README "Performance"): training throughput (fp32 at 1 and 2 threads, bf16-mixed),
+# then decoding speed with a trained reference model (trained once, ~15 min, then reused).
+BENCH_CKPT ?= .cache/bench/reference.ckpt
+bench: $(BENCH_CKPT)
+	$(PYTHON) bench/train_throughput.py --threads 1,2
+	$(PYTHON) bench/train_throughput.py --threads 2 trainer.precision=bf16-mixed
+	$(PYTHON) bench/decode_speed.py --ckpt $(BENCH_CKPT)
+
+.cache/bench/reference.ckpt:
+	$(PYTHON) train.py experiment=bench_reference trainer.max_epochs=4 test=false logger=none \
+		hydra.run.dir=.cache/bench/reference_run
+	cp .cache/bench/reference_run/checkpoints/last.ckpt $@
+
 lint:
-	$(PYTHON) -m ruff check src tests train.py eval.py predict.py
-	$(PYTHON) -m ruff format --check src tests train.py eval.py predict.py
+	$(PYTHON) -m ruff check src tests bench train.py eval.py predict.py
+	$(PYTHON) -m ruff format --check src tests bench train.py eval.py predict.py
 
 format:
-	$(PYTHON) -m ruff check --fix src tests train.py eval.py predict.py
-	$(PYTHON) -m ruff format src tests train.py eval.py predict.py
+	$(PYTHON) -m ruff check --fix src tests bench train.py eval.py predict.py
+	$(PYTHON) -m ruff format src tests bench train.py eval.py predict.py
 
 train:
 	$(PYTHON) train.py

@@ -225,3 +225,58 @@ def test_predict_on_the_cpu_with_a_gpu_checkpoint(
     result = run(args, data_dir, log_dir, stdin="A man is riding a bike.\n")
     assert result.returncode == 0, result.stderr[-3000:]
     assert len(result.stdout.splitlines()) == 1 and result.stdout.strip()
+
+
+def test_average_checkpoints_gives_an_evaluable_mean(
+    trained: tuple[Path, dict, Path], data_dir: Path, tmp_path: Path
+) -> None:
+    import torch
+
+    run_dir, _, _ = trained
+    inputs = [best_checkpoint(run_dir), run_dir / "checkpoints" / "last.ckpt"]
+    # Perturb a copy so the mean differs from either input.
+    shifted = torch.load(inputs[1], map_location="cpu", weights_only=False)
+    shifted["state_dict"] = {
+        k: v + 1 if v.is_floating_point() else v for k, v in shifted["state_dict"].items()
+    }
+    torch.save(shifted, tmp_path / "shifted.ckpt")
+    inputs[1] = tmp_path / "shifted.ckpt"
+    out = tmp_path / "avg.ckpt"
+    result = subprocess.run(
+        [sys.executable, "-m", "encdec.average", *map(str, inputs), "--out", str(out)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    first = torch.load(inputs[0], map_location="cpu", weights_only=False)["state_dict"]
+    averaged = torch.load(out, map_location="cpu", weights_only=False)["state_dict"]
+    for k, v in first.items():
+        if v.is_floating_point():
+            torch.testing.assert_close(averaged[k], (v + shifted["state_dict"][k]) / 2)
+    evaluated = run(
+        ["eval.py", f"ckpt_path={out}", "trainer.limit_test_batches=1"], data_dir, tmp_path
+    )
+    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    assert "test/bleu" in evaluated.stdout
+
+
+def test_average_refuses_checkpoints_of_different_models(tmp_path: Path) -> None:
+    import torch
+
+    torch.save({"state_dict": {"w": torch.zeros(2)}}, tmp_path / "a.ckpt")
+    torch.save({"state_dict": {"w": torch.zeros(3)}}, tmp_path / "b.ckpt")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "encdec.average",
+            str(tmp_path / "a.ckpt"),
+            str(tmp_path / "b.ckpt"),
+            "--out",
+            str(tmp_path / "c.ckpt"),
+        ],  # fmt: skip
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1
+    assert "does not hold the same model" in result.stderr and "Traceback" not in result.stderr

@@ -162,9 +162,18 @@ class Decoder(nn.Module):
         return self.output(x)
 
     def forward(
-        self, tgt_in: torch.Tensor, memory: Memory, state: DecoderState
+        self,
+        tgt_in: torch.Tensor,
+        memory: Memory,
+        state: DecoderState,
+        positions: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Teacher forcing over tgt_in (B, T) -> logits (B, T, V), attention weights (B, T, S)."""
+        """Teacher forcing over tgt_in (B, T) -> logits (B, T, V), attention weights (B, T, S).
+
+        positions: optional (B, T) bool mask; logits are then computed only there, as (N, V).
+        Training passes the real (non-pad) target positions, so the largest matmul of the model
+        (the output projection) and the softmax skip padding.
+        """
         embedded = self.dropout(self.embedding(tgt_in))  # (B, T, E)
         vectors, all_weights = [], []
         for t in range(tgt_in.size(1)):
@@ -173,6 +182,8 @@ class Decoder(nn.Module):
             all_weights.append(weights)
         attentional = torch.stack(vectors, dim=1)  # (B, T, H)
         weights = torch.stack(all_weights, dim=1) if self.attention is not None else None
+        if positions is not None:
+            attentional = attentional[positions]  # (N, H)
         return self.logits(attentional), weights
 
     def step(

@@ -72,11 +72,18 @@ class Seq2Seq(nn.Module):
         return self.decoder.init_state(enc, final_hidden, final_cell)
 
     def forward(
-        self, src: torch.Tensor, src_lengths: torch.Tensor, tgt_in: torch.Tensor
+        self,
+        src: torch.Tensor,
+        src_lengths: torch.Tensor,
+        tgt_in: torch.Tensor,
+        positions: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Teacher-forced pass: logits (B, T, V) and attention weights (B, T, S) or None."""
+        """Teacher-forced pass: logits (B, T, V) and attention weights (B, T, S) or None.
+
+        With a (B, T) bool `positions` mask the logits are computed only there: (N, V).
+        """
         memory, state = self.encode(src, src_lengths)
-        return self.decoder(tgt_in, memory, state)
+        return self.decoder(tgt_in, memory, state, positions)
 
     def step(
         self, tokens: torch.Tensor, memory: Memory, state: DecoderState

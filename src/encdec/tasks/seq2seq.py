@@ -10,13 +10,13 @@ from typing import Any
 import lightning as L
 import sacrebleu
 import torch
-import torch.nn.functional as F
 from tokenizers import Tokenizer
 from torch import nn
 
 from encdec.data.batching import Batch
 from encdec.data.tokenization import special_ids
 from encdec.decoding import Hypothesis, beam_search, max_output_lengths
+from encdec.models.loss import smoothed_cross_entropy
 
 
 class Seq2SeqTask(L.LightningModule):
@@ -59,15 +59,11 @@ class Seq2SeqTask(L.LightningModule):
     # -- training -----------------------------------------------------------------------------
     def loss(self, batch: Batch, label_smoothing: float) -> tuple[torch.Tensor, int]:
         """Mean per-token cross-entropy over real (non-pad) target tokens, and their count."""
-        logits, _ = self.net(batch.src, batch.src_lengths, batch.tgt_in)  # (B, T, V)
-        total = F.cross_entropy(
-            logits.flatten(0, 1).float(),
-            batch.tgt_out.flatten(),
-            ignore_index=self.ids["pad"],
-            label_smoothing=label_smoothing,
-            reduction="sum",
-        )
-        tokens = int((batch.tgt_out != self.ids["pad"]).sum())
+        real = batch.tgt_out != self.ids["pad"]  # (B, T)
+        # Logits only at real target positions: (N, V), N = number of real tokens.
+        logits, _ = self.net(batch.src, batch.src_lengths, batch.tgt_in, positions=real)
+        total = smoothed_cross_entropy(logits, batch.tgt_out[real], label_smoothing)
+        tokens = logits.size(0)
         return total / max(tokens, 1), tokens
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:

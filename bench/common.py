@@ -1,0 +1,58 @@
+"""Shared by the benchmark scripts: build the reference model and data from the real config."""
+
+from __future__ import annotations
+
+import os
+import resource
+import time
+from pathlib import Path
+
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
+from omegaconf import DictConfig, open_dict
+
+from encdec.cli.common import CONF_DIR, ROOT
+
+REFERENCE = "experiment=bench_reference"
+
+
+def compose_reference(overrides: list[str]) -> DictConfig:
+    """conf/train.yaml + experiment=bench_reference + overrides, as train.py would see it."""
+    os.environ.setdefault("ENCDEC_ROOT", str(ROOT))
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        cfg = compose(config_name="train", overrides=[REFERENCE, *overrides])
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(ROOT / ".cache" / "bench")
+    return cfg
+
+
+def build(cfg: DictConfig, stage: str):
+    """(task, datamodule) with data set up for `stage`, exactly as train.py builds them."""
+    datamodule = instantiate(cfg.data)
+    datamodule.prepare_data()
+    datamodule.setup(stage)
+    with open_dict(cfg):
+        cfg.model.vocab_size = datamodule.vocab_size_actual
+        cfg.model.pad_id = datamodule.special_ids["pad"]
+    task = instantiate(cfg.task, net=instantiate(cfg.model), tokenizer=datamodule.tokenizer)
+    return task, datamodule
+
+
+def matmul_ceiling(dtype: torch.dtype = torch.float32, repeats: int = 10) -> float:
+    """GFLOP/s of a large GEMM (the output projection's shape) with the current thread count."""
+    a, b = torch.randn(4096, 512, dtype=dtype), torch.randn(512, 8000, dtype=dtype)
+    for _ in range(3):
+        a @ b
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * 4096 * 512 * 8000 * repeats / (time.perf_counter() - start) / 1e9
+
+
+def peak_rss_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # kB -> GB
+
+
+def cache_dir() -> Path:
+    return ROOT / ".cache" / "bench"

@@ -1,0 +1,67 @@
+"""Decoding speed on test_2016_flickr (1,000 sentences): beam 5 and greedy, 1 and 2 threads.
+
+    python bench/decode_speed.py --ckpt .cache/bench/reference.ckpt
+
+The checkpoint should be a trained model (`make bench` trains the reference model for a few
+epochs first): an untrained one runs every hypothesis to the length limit, which is not what a
+user decodes. Also checks that batched beam search returns exactly what one-sentence-at-a-time
+search returns on the first sentences.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import torch
+
+from encdec.cli.common import load_checkpoint
+from encdec.data.batching import Batch
+
+
+def decode_all(task, batches: list[Batch], beam: int) -> tuple[float, list[list[int]]]:
+    start = time.perf_counter()
+    tokens = [h.tokens for b in batches for h in task.decode(b, beam)]
+    return time.perf_counter() - start, tokens
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--ckpt", required=True)
+    p.add_argument("--threads", default="1,2")
+    p.add_argument("--check", type=int, default=100, help="sentences compared one by one")
+    args = p.parse_args()
+    task, datamodule, _ = load_checkpoint(args.ckpt, data_dir=os.environ.get("ENCDEC_DATA_DIR"))
+    datamodule.setup("test")
+    batches = list(datamodule.test_dataloader())
+    n = sum(len(b) for b in batches)
+    task.eval()
+    with torch.inference_mode():
+        for threads in map(int, args.threads.split(",")):
+            torch.set_num_threads(threads)
+            for beam in (5, 1):
+                decode_all(task, batches[:1], beam)  # warm-up
+                seconds, tokens = decode_all(task, batches, beam)
+                print(
+                    f"decode test_2016_flickr ({n} sentences), beam {beam}, {threads} thread(s): "
+                    f"{seconds:.2f} s = {n / seconds:,.0f} sentences/s"
+                )
+        for beam in (5, 1):
+            single = []
+            for b in batches:
+                for i in range(len(b)):
+                    if len(single) < args.check:
+                        length = int(b.src_lengths[i])
+                        src = b.src[i : i + 1, :length]
+                        one = Batch(src, b.src_lengths[i : i + 1], b.tgt_in[:0], b.tgt_out[:0],
+                                    b.ids[i : i + 1], [b.src_text[i]], [b.tgt_text[i]])  # fmt: skip
+                        single.append(task.decode(one, beam)[0].tokens)
+            batched = [h.tokens for b in batches for h in task.decode(b, beam)][: len(single)]
+            same = sum(a == b for a, b in zip(single, batched, strict=True))
+            print(f"beam {beam}: batched == one-by-one on {same}/{len(single)} sentences")
+    print(f"command: python bench/decode_speed.py --ckpt {args.ckpt} --threads {args.threads}")
+
+
+if __name__ == "__main__":
+    main()
