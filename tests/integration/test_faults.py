@@ -22,23 +22,17 @@ from encdec.tasks import Seq2SeqTask
 from tests.helpers import SMALL, compose_train
 from tests.integration.test_cli import run
 
-#: A tiny model over 37 batches per epoch (300 real pairs, 256-token batches), 2 epochs, with
-#: last.ckpt every 3 steps; no logger, so the only files are the run folder's own.
+#: The small real run of the tests, over whole epochs: 37 batches per epoch (300 real pairs in
+#: 256-token batches), 2 epochs, last.ckpt every 3 steps; no logger.
 TINY = [
-    "data.limit_train=300",
-    "data.vocab_size=500",
+    *(
+        o
+        for o in SMALL
+        if not o.startswith(("data.max_tokens", "trainer.max_steps", "trainer.limit_train"))
+    ),
     "data.max_tokens=256",
-    "model.embedding_dim=16",
-    "model.hidden_dim=32",
     "trainer.max_epochs=2",
-    "trainer.limit_val_batches=1",
-    "trainer.limit_test_batches=1",
-    "trainer.num_sanity_val_steps=0",
-    "trainer.enable_progress_bar=false",
-    "callbacks.progress_bar=null",
-    "callbacks.model_summary=null",
     "callbacks.step_checkpoint.every_n_train_steps=3",
-    "logger=none",
 ]
 #: Metrics that must match exactly between an interrupted-and-resumed and an uninterrupted run.
 COMPARED = ("train/loss", "val/loss", "val/ppl", "val/bleu", "test/loss", "test/bleu")
