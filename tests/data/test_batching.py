@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from lightning.fabric.utilities.data import _set_sampler_epoch
 
 from encdec.data.batching import Collator, PairDataset, ResumableLoader, TokenBatchSampler
 from encdec.data.sources import read_parallel
@@ -207,28 +208,27 @@ def test_resume_mid_epoch_continues_the_same_batches() -> None:
 def test_resumable_loader_saves_and_restores_the_position() -> None:
     lengths = random_lengths(200)
     ds = PairDataset([[1] * n for n in lengths], [[2] * n for n in lengths], [""] * 200, [""] * 200)
-    progress = [0, 0]  # (epoch, batches trained), as the Trainer would report them
+    progress = (1, 4)  # (epoch, batches trained), as the Trainer reports them
 
     def loader() -> ResumableLoader:
         sampler = TokenBatchSampler(ds.lengths(), max_tokens=300, shuffle=True, seed=1)
         return ResumableLoader(
-            ds,
-            batch_sampler=sampler,
-            collate_fn=Collator(0, 1, 2),
-            progress=lambda: tuple(progress),
+            ds, batch_sampler=sampler, collate_fn=Collator(0, 1, 2), progress=lambda: progress
         )
 
     def ids(batches) -> list[list[int]]:
         return [b.ids.tolist() for b in batches]
 
     first = loader()
-    progress[:] = [1, 0]
-    epoch1 = ids(first)  # the loader tells the sampler the Trainer's epoch (Lightning does not)
-    progress[:] = [0, 0]
-    assert ids(first) != epoch1
-    progress[:] = [1, 4]
+    _set_sampler_epoch(first, 1)  # what Lightning does before every epoch
+    assert first.batch_sampler.epoch == 1
+    epoch1 = ids(first)
     state = first.state_dict()
     assert state == {"epoch": 1, "batches_done": 4}
-    second = loader()
+
+    second = loader()  # a restarted process
     second.load_state_dict(state)
+    _set_sampler_epoch(second, 1)
     assert ids(second) == epoch1[4:]
+    _set_sampler_epoch(second, 2)
+    assert len(ids(second)) == len(epoch1)  # the next epoch is whole

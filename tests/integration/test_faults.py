@@ -106,6 +106,22 @@ def test_sigkill_mid_epoch_then_the_same_command_resumes_exactly(
     assert final["global_step"] == 2 * steps_per_epoch
 
 
+def test_extending_a_finished_run_matches_an_unbroken_run(
+    uninterrupted: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    """The common case: train 1 epoch, later continue the same run to 2 (an epoch-end resume)."""
+    args = ["train.py", *TINY, "run_name=extended"]
+    first = run([*args, "trainer.max_epochs=1", "test=false"], data_dir, tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    second = run(args, data_dir, tmp_path)
+    assert second.returncode == 0, second.stderr[-3000:]
+    run_dir = tmp_path / "outputs" / "extended"
+    last = run_dir / "checkpoints" / "last.ckpt"
+    assert f"Resuming from {last} (epoch 0, step 37)" in second.stdout + second.stderr
+    resumed, straight = metrics(run_dir), metrics(uninterrupted)
+    assert {k: resumed[k] for k in COMPARED} == {k: straight[k] for k in COMPARED}
+
+
 def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(data_dir: Path, tmp_path: Path) -> None:
     args = [*TINY, "run_name=interrupted", "callbacks.step_checkpoint.every_n_train_steps=2"]
     run_dir = tmp_path / "outputs" / "interrupted"

@@ -112,8 +112,14 @@ class TokenBatchSampler(Sampler[list[int]]):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
+    @property
+    def sampler(self) -> TokenBatchSampler:
+        """Itself: Lightning calls `set_epoch` on `loader.batch_sampler.sampler` before each epoch
+        (and `loader.sampler` of a batch-sampler loader is a plain SequentialSampler)."""
+        return self
+
     def resume(self, epoch: int, batches_done: int) -> None:
-        """Continue epoch `epoch` after its first `batches_done` batches (a mid-epoch restart)."""
+        """Skip the first `batches_done` batches the next time epoch `epoch` is iterated."""
         self.epoch = epoch
         self._resume_at = (epoch, batches_done)
 
@@ -165,19 +171,12 @@ class ResumableLoader(DataLoader):
     it back to `load_state_dict()` before the first batch of a resumed run; the sampler then skips
     the batches the interrupted run had already trained on. `progress` reports (epoch, batches
     trained in this epoch) from the Trainer: the sampler alone cannot know it, because batches are
-    fetched ahead of the training step. Lightning only calls the samplers' `set_epoch` through
-    `loader.sampler`, which a batch-sampler loader does not route to ours, so `__iter__` does it.
+    fetched ahead of the training step.
     """
 
     def __init__(self, *args: Any, progress: Callable[[], tuple[int, int]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.progress = progress
-
-    def __iter__(self):
-        epoch, _ = self.progress()
-        if self.batch_sampler._resume_at is None:  # a resumed epoch was set by load_state_dict
-            self.batch_sampler.set_epoch(epoch)
-        return super().__iter__()
 
     def state_dict(self) -> dict[str, int]:
         epoch, batches_done = self.progress()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import datasets
 import lightning as L
+import torch
 from tokenizers import Tokenizer
 from torch.utils.data import DataLoader
 
@@ -171,6 +172,9 @@ class TranslationDataModule(L.LightningDataModule):
             collate_fn=Collator(ids["pad"], ids["bos"], ids["eos"]),
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
+            # Its own generator: starting an epoch then draws nothing from the global one, so the
+            # dropout masks after a resume at an epoch boundary are those of an unbroken run.
+            generator=torch.Generator().manual_seed(self.seed),
         )
         if stage == "train":  # resumable mid-epoch (see ResumableLoader)
             return ResumableLoader(ds, progress=self._train_progress, **kwargs)
