@@ -27,6 +27,15 @@ SMALL = [
     "logger=none",
 ]
 
+#: SMALL for the QA task: real slices of SQuAD (300 training, 60 evaluation questions).
+QA_SMALL = [
+    "task=qa",
+    *(o for o in SMALL if not o.startswith(("data.limit_train", "data.max_tokens"))),
+    "data.limit_train=300",
+    "data.limit_eval=60",
+    "data.max_tokens=2000",
+]
+
 
 def compose_train(overrides: list[str], output_dir: Path | None = None) -> DictConfig:
     """Compose conf/train.yaml as `python train.py <overrides>` would (without running Hydra)."""
@@ -37,3 +46,40 @@ def compose_train(overrides: list[str], output_dir: Path | None = None) -> DictC
             cfg.paths.output_dir = str(output_dir)
             cfg.paths.cache_dir = str(ROOT / ".cache")
     return cfg
+
+
+def wandb_records(run_dir: Path) -> list:
+    """The records (protobuf `Record`s) an offline W&B run wrote to its `run-<id>.wandb` file.
+
+    wandb no longer ships a Python reader for this file (its Go core writes it), so this follows
+    the format: a 7-byte header, then 32 KiB blocks of chunks `crc32 (4) | length (2, little
+    endian) | type (1) | data`, type 1 a whole record, 2/3/4 its first/middle/last piece.
+    """
+    from wandb.proto.wandb_internal_pb2 import Record
+
+    (path,) = run_dir.glob("run-*.wandb")
+    data, block = path.read_bytes(), 32 * 1024
+    assert data[:4] == b":W&B", f"{path} is not a W&B run file"
+    records, pending, pos = [], b"", 7
+    while pos + 7 <= len(data):
+        if block - pos % block < 7:  # a block's tail too short for a chunk header is padding
+            pos += block - pos % block
+            continue
+        length, kind = int.from_bytes(data[pos + 4 : pos + 6], "little"), data[pos + 6]
+        chunk, pos = data[pos + 7 : pos + 7 + length], pos + 7 + length
+        pending = chunk if kind in (1, 2) else pending + chunk
+        if kind in (1, 4):
+            record = Record()
+            record.ParseFromString(pending)
+            records.append(record)
+    return records
+
+
+def wandb_history_keys(run_dir: Path) -> set[str]:
+    """Every metric key the run logged with `log` (its history)."""
+    return {
+        item.key or "/".join(item.nested_key)
+        for record in wandb_records(run_dir)
+        if record.WhichOneof("record_type") == "history"
+        for item in record.history.item
+    }

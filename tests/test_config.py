@@ -7,10 +7,11 @@ from pathlib import Path
 
 import lightning as L
 import pytest
+from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
-from encdec.cli.common import CONF_DIR
-from encdec.models import BahdanauAttention, LuongAttention, Seq2Seq
+from encdec.cli.common import CONF_DIR, ROOT, build_net
+from encdec.models import BahdanauAttention, DocumentReader, LuongAttention, Seq2Seq
 from tests.helpers import compose_train
 
 
@@ -24,10 +25,10 @@ ATTENTIONS = options("attention")
 
 
 def test_groups_have_the_documented_options() -> None:
-    assert TASKS == ["translation"]
+    assert TASKS == ["qa", "translation"]
     assert RNNS == ["gru", "lstm", "rnn"]
     assert ATTENTIONS == ["bahdanau", "luong_concat", "luong_dot", "luong_general", "none"]
-    assert {"cpu", "gpu", "ddp"} <= set(options("hardware"))
+    assert {"cpu", "gpu", "ddp", "ddp_cpu", "multinode"} <= set(options("hardware"))
     assert options("logger") == ["csv", "none", "tensorboard", "wandb"]
     assert options("debug") == ["fast_dev_run", "limit", "overfit"]
 
@@ -38,9 +39,15 @@ def test_groups_have_the_documented_options() -> None:
 def test_task_rnn_attention_compose_and_build(task: str, rnn: str, attention: str) -> None:
     cfg = compose_train([f"task={task}", f"rnn={rnn}", f"attention={attention}"])
     assert cfg.model.rnn_type == rnn
-    net = instantiate(cfg.model, vocab_size=40, pad_id=0)
-    assert isinstance(net, Seq2Seq)
-    assert net.encoder.rnn_type == rnn and net.decoder.rnn_type == rnn
+    net = build_net(cfg.model, vocab_size=40, pad_id=0)
+    if task == "qa":  # the reader aligns passage with question by the configured attention
+        assert isinstance(net, DocumentReader)
+        assert net.passage_encoder.rnn_type == rnn and net.question_encoder.rnn_type == rnn
+        attention_module = net.align
+    else:
+        assert isinstance(net, Seq2Seq)
+        assert net.encoder.rnn_type == rnn and net.decoder.rnn_type == rnn
+        attention_module = net.decoder.attention
     expected = {
         "none": type(None),
         "bahdanau": BahdanauAttention,
@@ -48,9 +55,9 @@ def test_task_rnn_attention_compose_and_build(task: str, rnn: str, attention: st
         "luong_general": LuongAttention,
         "luong_concat": LuongAttention,
     }[attention]
-    assert isinstance(net.decoder.attention, expected)
+    assert isinstance(attention_module, expected)
     if attention.startswith("luong_"):
-        assert net.decoder.attention.score_name == attention.removeprefix("luong_")
+        assert attention_module.score_name == attention.removeprefix("luong_")
 
 
 @pytest.mark.parametrize("logger", options("logger"))
@@ -98,6 +105,14 @@ def test_experiment_recipe_composes() -> None:
     assert cfg.data.src_lang == "en" and cfg.data.tgt_lang == "de"
 
 
+def test_qa_recipe_composes(tmp_path: Path) -> None:
+    cfg = compose_train(["experiment=squad_reader"], output_dir=tmp_path)
+    assert cfg.task._target_ == "encdec.tasks.QATask" and cfg.model.rnn_type == "lstm"
+    assert cfg.optimized_metric == cfg.callbacks.model_checkpoint.monitor == "val/f1"
+    assert cfg.callbacks.model_checkpoint.filename.endswith("f1{val/f1:.2f}")
+    assert cfg.data.data_dir.endswith("/squad")
+
+
 def test_command_line_overrides_win_over_the_recipe() -> None:
     cfg = compose_train(["experiment=multi30k_en_de", "rnn=gru", "attention=luong_general"])
     assert cfg.model.rnn_type == "gru"
@@ -108,3 +123,61 @@ def test_data_dir_comes_from_the_environment(monkeypatch) -> None:
     monkeypatch.setenv("ENCDEC_DATA_DIR", "/some/where")
     cfg = compose_train([])
     assert cfg.data.data_dir == "/some/where/multi30k"
+
+
+def test_hardware_and_throughput_options_compose(tmp_path: Path) -> None:
+    """ddp_cpu, the multi-node SLURM setup and the throughput knobs a user sets from the CLI."""
+    ddp = compose_train(["hardware=ddp_cpu"]).trainer
+    assert (ddp.accelerator, ddp.devices, ddp.strategy.process_group_backend) == ("cpu", 2, "gloo")
+    assert compose_train(["hardware=gpu"]).trainer.precision == "bf16-mixed"
+    knobs = compose_train(
+        [
+            "trainer.precision=bf16-mixed",
+            "trainer.accumulate_grad_batches=4",
+            "data.num_workers=2",
+            "trainer.deterministic=true",
+            "model.compile=true",
+        ],
+        tmp_path,
+    )
+    assert knobs.trainer.deterministic is True  # (a Trainer would switch it on process-wide)
+    trainer = instantiate(knobs.trainer, deterministic=False, logger=False)
+    assert trainer.accumulate_grad_batches == 4 and trainer.precision == "bf16-mixed"
+    assert instantiate(knobs.data).num_workers == 2
+    net = build_net(knobs.model, vocab_size=40, pad_id=0)
+    assert net._compiled_call_impl is not None
+    plain = build_net(compose_train([]).model, vocab_size=40, pad_id=0)
+    assert plain._compiled_call_impl is None
+    assert net.state_dict().keys() == plain.state_dict().keys()  # checkpoints load either way
+
+
+def test_the_readme_multinode_command_submits_one_slurm_task_per_gpu() -> None:
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("python train.py -m hardware=multinode")
+    command = readme[start : readme.index("\n```", start)].replace("\\\n", " ").split()
+    assert command[:3] == ["python", "train.py", "-m"]
+    overrides = [o.replace("<partition>", "gpu") for o in command[3:]]
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        cfg = compose(config_name="train", overrides=overrides, return_hydra_config=True)
+    launcher, trainer = cfg.hydra.launcher, cfg.trainer
+    assert launcher._target_.endswith("submitit_launcher.SlurmLauncher")
+    assert (launcher.nodes, launcher.tasks_per_node, launcher.gpus_per_node) == (2, 8, 8)
+    assert launcher.partition == "gpu"
+    assert (trainer.strategy, trainer.num_nodes, trainer.devices) == ("ddp", 2, 8)
+    assert (trainer.accelerator, trainer.precision) == ("gpu", "bf16-mixed")
+
+
+def test_optuna_search_space_and_sqlite_storage() -> None:
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        cfg = compose(
+            config_name="train", overrides=["hparams_search=optuna"], return_hydra_config=True
+        )
+    sweeper = cfg.hydra.sweeper
+    assert sweeper._target_.endswith("OptunaSweeper") and sweeper.direction == "maximize"
+    assert sweeper.storage.startswith("sqlite:///") and cfg.optimized_metric == "val/bleu"
+    assert set(sweeper.params) == {
+        "task.optimizer.lr",
+        "model.hidden_dim",
+        "model.dropout",
+        "attention",
+    }

@@ -11,6 +11,7 @@ import sacrebleu
 import torch
 from hydra.utils import instantiate
 
+from encdec.cli.common import build_net
 from encdec.cli.train import train
 from tests.helpers import SMALL, compose_train
 
@@ -48,7 +49,7 @@ def test_a_tiny_model_overfits_a_real_batch(tmp_path: Path, data_dir: Path, monk
     dm = instantiate(cfg.data)
     dm.prepare_data()
     dm.setup()
-    net = instantiate(cfg.model, vocab_size=dm.vocab_size_actual, pad_id=0)
+    net = build_net(cfg.model, vocab_size=dm.vocab_size_actual, pad_id=0)
     task = instantiate(cfg.task, net=net, tokenizer=dm.tokenizer, label_smoothing=0.0)
     ds = dm.datasets["train"]
     examples = [ds[i] for i in range(16)]

@@ -56,7 +56,9 @@ def plot(rows: list[dict[str, object]], swept: list[str], metric: str, path: Pat
 
     labels = ["\n".join(f"{k}={row[k]}" for k in swept) or f"job {row['job']}" for row in rows]
     values = [float(row.get(metric, float("nan"))) for row in rows]
-    fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(rows)), 4.5))
+    longest = max(len(line) for label in labels for line in label.splitlines())
+    bar_inches = max(1.3, 0.08 * longest + 0.3)  # room for the longest tick label line
+    fig, ax = plt.subplots(figsize=(max(6, bar_inches * len(rows)), 4.5))
     ax.bar(range(len(rows)), values, color="tab:blue")
     ax.set_xticks(range(len(rows)), labels, fontsize=8)
     ax.set_ylabel(metric)

@@ -21,9 +21,11 @@ def build_task(
 
     Raises ValueError naming the mismatch when the weights do not fit the config.
     """
+    from encdec.cli.common import build_net
+
     saved = OmegaConf.create(config)
     tok = Tokenizer.from_str(tokenizer_json)
-    net = instantiate(saved.model, vocab_size=tok.get_vocab_size(), pad_id=tok.token_to_id(PAD))
+    net = build_net(saved.model, vocab_size=tok.get_vocab_size(), pad_id=tok.token_to_id(PAD))
     task = instantiate(saved.task, net=net, tokenizer=tok)
     try:
         task.load_state_dict(state_dict)

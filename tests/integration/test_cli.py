@@ -21,9 +21,17 @@ CLI_SMALL = [
 
 
 def run(
-    args: list[str], data_dir: Path, tmp_path: Path, stdin: str | None = None
+    args: list[str],
+    data_dir: Path,
+    tmp_path: Path,
+    stdin: str | None = None,
+    wandb_mode: str | None = None,
 ) -> subprocess.CompletedProcess:
-    env = {**os.environ, "ENCDEC_DATA_DIR": str(data_dir), "WANDB_MODE": "offline"}
+    """Run a CLI as a user would, without a W&B login (so offline, unless `wandb_mode` says)."""
+    env = {**os.environ, "ENCDEC_DATA_DIR": str(data_dir)}
+    env.pop("WANDB_MODE", None)
+    if wandb_mode:
+        env["WANDB_MODE"] = wandb_mode
     env.pop("WANDB_API_KEY", None)
     return subprocess.run(
         [sys.executable, *args, f"paths.log_dir={tmp_path}", f"paths.cache_dir={ROOT / '.cache'}"],
@@ -108,56 +116,6 @@ def test_predict_from_a_file_and_from_stdin(
     typed = run(args, data_dir, log_dir, stdin="\n".join(sentences) + "\n")
     assert typed.returncode == 0, typed.stderr[-3000:]
     assert typed.stdout.splitlines() == outputs  # the same answers, one per typed line
-
-
-def test_multirun_sweep_gives_one_folder_and_wandb_run_per_job(
-    data_dir: Path, tmp_path: Path
-) -> None:
-    result = run(
-        [
-            "train.py",
-            "-m",
-            "rnn=lstm,gru,rnn",
-            "attention=none,bahdanau,luong_general",
-            *CLI_SMALL,
-            "test=false",
-        ],
-        data_dir,
-        tmp_path,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    sweep_dir = only(list((tmp_path / "multirun").glob("*/*")))
-    jobs = sorted(p for p in sweep_dir.iterdir() if p.is_dir() and p.name.isdigit())
-    assert [p.name for p in jobs] == [str(i) for i in range(9)]
-    groups, names = set(), set()
-    for job in jobs:
-        assert json.loads((job / "metrics.json").read_text())["val/bleu"] >= 0
-        assert only(list((job / "wandb").glob("offline-run-*")))
-        resolved = (job / "config_resolved.yaml").read_text()
-        groups |= {
-            line.split(":", 1)[1].strip()
-            for line in resolved.splitlines()
-            if line.strip().startswith("group:")
-        }
-        names |= {
-            line.split(":", 1)[1].strip()
-            for line in resolved.splitlines()
-            if line.strip().startswith("name: ") and "=" in line
-        }
-    assert len(groups) == 1 and groups.pop().startswith("sweep-")
-    assert len(names) == 9  # one W&B run per job, named after its overrides
-
-    summary = subprocess.run(
-        [sys.executable, "-m", "encdec.report", str(sweep_dir)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert summary.returncode == 0, summary.stderr[-3000:]
-    rows = (sweep_dir / "report.csv").read_text().splitlines()
-    assert len(rows) == 1 + 9 and rows[0].startswith("job,rnn,attention,") and "val/bleu" in rows[0]
-    assert (sweep_dir / "report.png").stat().st_size > 10_000
-    assert summary.stdout.count("luong_general") == 3
 
 
 def test_a_missing_data_folder_is_a_clear_error(data_dir: Path, tmp_path: Path) -> None:

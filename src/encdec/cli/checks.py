@@ -87,7 +87,8 @@ def check_train_config(cfg: DictConfig) -> None:
             _positive_in(cfg.data, "data", key)
     _positive_in(cfg.data, "data", "limit_train", allow_null=True)
     data_dir = Path(cfg.data.get("data_dir") or ".")
-    if not data_dir.is_dir() and not cfg.data.get("download_url"):
+    # Only for corpora fetched from `download_url` (others, e.g. SQuAD, may come from the hub).
+    if not data_dir.is_dir() and "download_url" in cfg.data and not cfg.data.download_url:
         raise ConfigError(
             f"paths.data_dir: the data folder {data_dir} does not exist. Set ENCDEC_DATA_DIR (or "
             f"paths.data_dir=...) to the folder holding the corpus, or set data.download_url to "

@@ -13,7 +13,7 @@ from typing import Any
 
 import lightning as L
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,20 @@ def build_loggers(cfg: DictConfig | None) -> list[Any]:
 
 def build_callbacks(cfg: DictConfig | None) -> list[L.Callback]:
     return [instantiate(c) for c in (cfg or {}).values() if c is not None]
+
+
+def build_net(model_cfg: DictConfig, **overrides: Any) -> Any:
+    """Instantiate the network; `compile: true` compiles its forward pass (torch.compile).
+
+    `compile` is an option of the run, not of the network class, so it is taken out here.
+    Module.compile keeps the parameter names, so checkpoints load with or without it.
+    """
+    options = OmegaConf.to_container(model_cfg, resolve=True)
+    options.pop("compile", None)
+    net = instantiate(options, **overrides)
+    if model_cfg.get("compile"):
+        net.compile()
+    return net
 
 
 def finish_wandb() -> None:

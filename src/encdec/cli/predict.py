@@ -1,4 +1,7 @@
-"""`python predict.py ckpt_path=... [input=FILE]`: translate text with a trained checkpoint."""
+"""`python predict.py ckpt_path=... [input=FILE]`: translate text with a trained checkpoint.
+
+A QA checkpoint answers questions instead (see encdec.cli.answer for its input format).
+"""
 
 from __future__ import annotations
 
@@ -10,8 +13,10 @@ import hydra
 import torch
 from omegaconf import DictConfig
 
+from encdec.cli.answer import answer_questions
 from encdec.cli.checks import check_decoding_options
 from encdec.cli.common import CONF_DIR, load_checkpoint, run_friendly
+from encdec.tasks import QATask
 from encdec.translator import translate_lines
 
 
@@ -39,6 +44,10 @@ def predict(cfg: DictConfig) -> None:
     check_decoding_options(cfg)
     task, _, _ = load_checkpoint(cfg.ckpt_path)
     task.eval()
+    if isinstance(task, QATask):  # a reader answers questions about paragraphs instead
+        torch.set_grad_enabled(False)
+        answer_questions(task, cfg, stdin_lines())
+        return
     if cfg.beam_size is not None:
         task.hparams.beam_size = cfg.beam_size
     if cfg.max_length is not None:

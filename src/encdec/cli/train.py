@@ -22,6 +22,7 @@ from encdec.cli.common import (
     CONF_DIR,
     build_callbacks,
     build_loggers,
+    build_net,
     finish_wandb,
     read_checkpoint,
     run_friendly,
@@ -90,7 +91,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     with open_dict(cfg):  # the model's vocabulary is the trained tokenizer's
         cfg.model.vocab_size = datamodule.vocab_size_actual
         cfg.model.pad_id = datamodule.special_ids["pad"]
-    net = instantiate(cfg.model)
+    net = build_net(cfg.model)
     task = instantiate(cfg.task, net=net, tokenizer=datamodule.tokenizer)
     resolved = OmegaConf.to_container(cfg, resolve=True)
     task.checkpoint_extras = {"config": resolved}

@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import datasets
-import lightning as L
-import torch
 from tokenizers import Tokenizer
-from torch.utils.data import DataLoader
 
-from encdec.data.batching import Collator, PairDataset, ResumableLoader, TokenBatchSampler
+from encdec.data.base import BucketedDataModule
+from encdec.data.batching import Batch, Collator, PairDataset
 from encdec.data.sources import DataError, ensure_files, read_parallel
-from encdec.data.tokenization import cached_bpe, fingerprint, special_ids
+from encdec.data.tokenization import cached_bpe, fingerprint
 
 log = logging.getLogger(__name__)
 
 
-class TranslationDataModule(L.LightningDataModule):
+class TranslationDataModule(BucketedDataModule):
     """Parallel text in `<data_dir>/<split>.<lang>.gz` files -> bucketed batches of token ids.
 
     prepare_data (one process): download missing files, train the BPE tokenizer (cached).
@@ -145,53 +144,6 @@ class TranslationDataModule(L.LightningDataModule):
         src_ids = [ids[: self.max_len] for ids in pick(src_ids)]  # val/test: truncate, never drop
         return PairDataset(src_ids, pick(tgt_ids), pick(src), pick(tgt))
 
-    # -- vocabulary -----------------------------------------------------------------------------
-    @property
-    def vocab_size_actual(self) -> int:
-        return self._load_tokenizer().get_vocab_size()
-
-    @property
-    def special_ids(self) -> dict[str, int]:
-        return special_ids(self._load_tokenizer())
-
-    # -- loaders --------------------------------------------------------------------------------
-    def _loader(self, stage: str, shuffle: bool) -> DataLoader:
-        ds = self.datasets[stage]
-        trainer = self.trainer
-        sampler = TokenBatchSampler(
-            ds.lengths(),
-            self.max_tokens,
-            shuffle=shuffle,
-            seed=self.seed,
-            num_replicas=trainer.world_size if trainer else 1,
-            rank=trainer.global_rank if trainer else 0,
-        )
+    def collate_fn(self, stage: str) -> Callable[[list], Batch]:
         ids = self.special_ids
-        kwargs = dict(
-            batch_sampler=sampler,
-            collate_fn=Collator(ids["pad"], ids["bos"], ids["eos"]),
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-            # Its own generator: starting an epoch then draws nothing from the global one, so the
-            # dropout masks after a resume at an epoch boundary are those of an unbroken run.
-            generator=torch.Generator().manual_seed(self.seed),
-        )
-        if stage == "train":  # resumable mid-epoch (see ResumableLoader)
-            return ResumableLoader(ds, progress=self._train_progress, **kwargs)
-        return DataLoader(ds, **kwargs)
-
-    def _train_progress(self) -> tuple[int, int]:
-        """(epoch, batches trained in it) as the Trainer counts them; (0, 0) without one."""
-        trainer = self.trainer
-        if trainer is None:
-            return 0, 0
-        return trainer.current_epoch, trainer.fit_loop.epoch_loop.batch_progress.current.processed
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
+        return Collator(ids["pad"], ids["bos"], ids["eos"])

@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +22,34 @@ def new_bpe_tokenizer() -> Tokenizer:
     tok.normalizer = normalizers.NFC()
     tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
     tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
+    return tok
+
+
+def new_word_tokenizer() -> Tokenizer:
+    """Lower-cased words and single punctuation marks, each with its character span.
+
+    The BERT pre-tokenizer splits at any Unicode whitespace (NBSP included) and around every
+    punctuation mark; zero-width characters are dropped by the normalizer. Offsets always index
+    the original string, so `text[start:end]` of any token span is an exact substring.
+    """
+    tok = Tokenizer(models.WordLevel(unk_token=UNK))
+    tok.normalizer = normalizers.Sequence(
+        [normalizers.Replace(Regex("[\u200b-\u200f\u2060\ufeff]"), ""), normalizers.Lowercase()]
+    )
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    return tok
+
+
+def train_word_level(texts: Iterable[str], vocab_size: int, min_frequency: int = 1) -> Tokenizer:
+    """A word vocabulary: the `vocab_size` most frequent words (seen `min_frequency` times)."""
+    tok = new_word_tokenizer()
+    trainer = trainers.WordLevelTrainer(
+        vocab_size=vocab_size,
+        min_frequency=min_frequency,
+        special_tokens=SPECIAL_TOKENS,
+        show_progress=False,
+    )
+    tok.train_from_iterator(texts, trainer=trainer)
     return tok
 
 
@@ -50,13 +78,25 @@ def cached_bpe(
     texts: list[str], vocab_size: int, min_frequency: int, cache_dir: Path
 ) -> tuple[Tokenizer, Path]:
     """Load the tokenizer for these texts from the cache, training it only the first time."""
-    key = fingerprint(texts, kind="bpe", vocab_size=vocab_size, min_frequency=min_frequency)
-    path = Path(cache_dir) / "tokenizers" / f"bpe-{key}.json"
+    return cached_tokenizer("bpe", train_bpe, texts, vocab_size, min_frequency, cache_dir)
+
+
+def cached_tokenizer(
+    kind: str,
+    train: Callable[[list[str], int, int], Tokenizer],
+    texts: list[str],
+    vocab_size: int,
+    min_frequency: int,
+    cache_dir: Path,
+) -> tuple[Tokenizer, Path]:
+    """`train(texts, vocab_size, min_frequency)` once; later calls load it by content hash."""
+    key = fingerprint(texts, kind=kind, vocab_size=vocab_size, min_frequency=min_frequency)
+    path = Path(cache_dir) / "tokenizers" / f"{kind}-{key}.json"
     if path.is_file():
         log.info("Tokenizer loaded from cache %s", path)
         return Tokenizer.from_file(str(path)), path
-    log.info("Training a %d-token BPE tokenizer on %d texts", vocab_size, len(texts))
-    tok = train_bpe(texts, vocab_size, min_frequency)
+    log.info("Training a %d-token %s tokenizer on %d texts", vocab_size, kind, len(texts))
+    tok = train(texts, vocab_size, min_frequency)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tok.save(str(tmp))

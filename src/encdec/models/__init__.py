@@ -3,6 +3,7 @@
 from encdec.models.attention import Attention, BahdanauAttention, LuongAttention
 from encdec.models.decoder import Decoder, DecoderState, Memory
 from encdec.models.encoder import Encoder, EncoderOutput
+from encdec.models.reader import DocumentReader
 from encdec.models.seq2seq import Seq2Seq
 
 __all__ = [
@@ -10,6 +11,7 @@ __all__ = [
     "BahdanauAttention",
     "LuongAttention",
     "Decoder",
+    "DocumentReader",
     "DecoderState",
     "Memory",
     "Encoder",

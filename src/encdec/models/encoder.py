@@ -70,6 +70,7 @@ class Encoder(nn.Module):
         dropout: float = 0.0,
         padding_idx: int = 0,
         embedding: nn.Embedding | None = None,
+        num_features: int = 0,
     ) -> None:
         super().__init__()
         self.rnn_type = rnn_type
@@ -83,7 +84,7 @@ class Encoder(nn.Module):
         )
         self.dropout = nn.Dropout(dropout)
         self.rnn = rnn_class(rnn_type)(
-            self.embedding.embedding_dim,
+            self.embedding.embedding_dim + num_features,
             hidden_dim,
             num_layers=num_layers,
             batch_first=True,
@@ -96,13 +97,24 @@ class Encoder(nn.Module):
         """Size of each per-token state (both directions concatenated)."""
         return self.hidden_dim * self.num_directions
 
-    def forward(self, src: torch.Tensor, lengths: torch.Tensor | None = None) -> EncoderOutput:
-        """src: (B, S) token ids; lengths: (B,) real lengths, or None when nothing is padded."""
+    def forward(
+        self,
+        src: torch.Tensor,
+        lengths: torch.Tensor | None = None,
+        features: torch.Tensor | None = None,
+    ) -> EncoderOutput:
+        """src: (B, S) token ids; lengths: (B,) real lengths, or None when nothing is padded.
+
+        features: (B, S, num_features) extra per-token inputs joined to the embeddings (the QA
+        reader's exact-match flags and question-aligned embeddings).
+        """
         if lengths is None:
             mask = torch.ones_like(src, dtype=torch.bool)
         else:
             mask = torch.arange(src.size(1), device=src.device)[None, :] < lengths[:, None]
         embedded = self.dropout(self.embedding(src))  # (B, S, E)
+        if features is not None:
+            embedded = torch.cat([embedded, features], dim=-1)  # (B, S, E + F)
         if lengths is None:
             states, final = self.rnn(embedded)
         else:

@@ -7,9 +7,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import lightning as L
 import sacrebleu
 import torch
+import torch.nn.functional as F
 from tokenizers import Tokenizer
 from torch import nn
 
@@ -17,9 +17,10 @@ from encdec.data.batching import Batch
 from encdec.data.tokenization import special_ids
 from encdec.decoding import Hypothesis, beam_search, max_output_lengths
 from encdec.models.loss import smoothed_cross_entropy
+from encdec.tasks.base import Task
 
 
-class Seq2SeqTask(L.LightningModule):
+class Seq2SeqTask(Task):
     """Wraps a Seq2Seq network: cross-entropy training, val/test decoding, sacreBLEU.
 
     `optimizer` and `scheduler` are factories (Hydra `_partial_`), so the config picks them.
@@ -49,7 +50,8 @@ class Seq2SeqTask(L.LightningModule):
         self.tokenizer = tokenizer
         self.ids = special_ids(tokenizer)
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
-        self._outputs: dict[int, tuple[str, str, str]] = {}
+        #: id -> (source, hypothesis, reference, summed target NLL, target tokens) of this rank.
+        self._outputs: dict[int, tuple[str, str, str, float, int]] = {}
         #: [source, prediction, reference] rows of the last evaluation, for the SampleTable callback.
         self.samples: list[list[str]] = []
         self._step_started: float | None = None
@@ -65,6 +67,14 @@ class Seq2SeqTask(L.LightningModule):
         total = smoothed_cross_entropy(logits, batch.tgt_out[real], label_smoothing)
         tokens = logits.size(0)
         return total / max(tokens, 1), tokens
+
+    def example_losses(self, batch: Batch) -> tuple[list[float], list[int]]:
+        """Summed cross-entropy (no smoothing) and target-token count of every example."""
+        real = batch.tgt_out != self.ids["pad"]  # (B, T)
+        logits, _ = self.net(batch.src, batch.src_lengths, batch.tgt_in, positions=real)  # (N, V)
+        nll = F.cross_entropy(logits.float(), batch.tgt_out[real], reduction="none")  # (N,)
+        per_example = nll.new_zeros(real.shape).masked_scatter(real, nll).sum(1)  # (B,)
+        return per_example.tolist(), real.sum(1).tolist()
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         loss, tokens = self.loss(batch, self.hparams.label_smoothing)
@@ -112,11 +122,10 @@ class Seq2SeqTask(L.LightningModule):
 
     # -- evaluation -----------------------------------------------------------------------------
     def _eval_step(self, batch: Batch, stage: str, beam_size: int) -> None:
-        loss, _ = self.loss(batch, 0.0)
-        self.log(f"{stage}/loss", loss, batch_size=len(batch), sync_dist=True)
+        nll, tokens = self.example_losses(batch)
         hyps = self.translate(batch, beam_size)
         for j, i in enumerate(batch.ids.tolist()):  # keyed by example id: order-free, no duplicates
-            self._outputs[i] = (batch.src_text[j], hyps[j], batch.tgt_text[j])
+            self._outputs[i] = (batch.src_text[j], hyps[j], batch.tgt_text[j], nll[j], tokens[j])
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         self._eval_step(batch, "val", self.hparams.val_beam_size)
@@ -124,39 +133,37 @@ class Seq2SeqTask(L.LightningModule):
     def test_step(self, batch: Batch, batch_idx: int) -> None:
         self._eval_step(batch, "test", self.hparams.beam_size)
 
-    def _eval_epoch_end(self, stage: str) -> None:
-        outputs = [self._outputs[i] for i in sorted(self._outputs)]
+    def _gathered_outputs(self) -> list[tuple[str, str, str, float, int]]:
+        """Every rank's outputs, merged by example id (DDP pads uneven splits with repeats)."""
+        outputs = self._outputs
         self._outputs = {}
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            parts: list[dict] = [{} for _ in range(torch.distributed.get_world_size())]
+            torch.distributed.all_gather_object(parts, outputs)
+            outputs = {i: o for part in parts for i, o in part.items()}
+        return [outputs[i] for i in sorted(outputs)]
+
+    def _eval_epoch_end(self, stage: str) -> None:
+        """Corpus BLEU and token-level loss over the whole split, the same on every rank."""
+        outputs = self._gathered_outputs()
         if not outputs:
             return
         hyps = [o[1] for o in outputs]
         refs = [o[2] for o in outputs]
-        bleu = sacrebleu.corpus_bleu(hyps, [refs]).score
-        self.log(f"{stage}/bleu", bleu, prog_bar=True)
-        loss = self.trainer.callback_metrics.get(f"{stage}/loss")
-        if loss is not None:
-            self.log(f"{stage}/ppl", math.exp(min(float(loss), 50.0)))
-        self.samples = [list(o) for o in outputs[: self.hparams.num_samples]]
+        loss = sum(o[3] for o in outputs) / max(sum(o[4] for o in outputs), 1)
+        # Every rank holds the same figures; sync_dist averages equal values (no change).
+        self.log(
+            f"{stage}/bleu",
+            sacrebleu.corpus_bleu(hyps, [refs]).score,
+            prog_bar=True,
+            sync_dist=True,
+        )
+        self.log(f"{stage}/loss", loss, sync_dist=True)
+        self.log(f"{stage}/ppl", math.exp(min(loss, 50.0)), sync_dist=True)
+        self.samples = [list(o[:3]) for o in outputs[: self.hparams.num_samples]]
 
     def on_validation_epoch_end(self) -> None:
         self._eval_epoch_end("val")
 
     def on_test_epoch_end(self) -> None:
         self._eval_epoch_end("test")
-
-    # -- optimisation ---------------------------------------------------------------------------
-    def configure_optimizers(self) -> Any:
-        optimizer = self.optimizer_factory(params=self.parameters())
-        if self.scheduler_factory is None:
-            return optimizer
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {
-                "scheduler": self.scheduler_factory(optimizer=optimizer),
-                "monitor": self.hparams.monitor,
-                "interval": self.hparams.scheduler_interval,
-            },
-        }
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["encdec"] = {**self.checkpoint_extras, "tokenizer": self.tokenizer.to_str()}

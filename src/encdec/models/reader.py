@@ -1,0 +1,99 @@
+"""The extractive QA reader (in the spirit of DrQA's document reader, Chen et al., 2017).
+
+Question and passage share one word embedding and are encoded by the same kind of Encoder
+(the configured `rnn`). Each passage token's RNN input is its embedding plus
+- exact-match flags (the word occurs in the question, as written / lower-cased), and
+- a question-aligned embedding: the configured `attention` module, with the passage embedding as
+  query and the question embeddings as keys and values, mixes the question words that this
+  passage word resembles (soft alignment, e.g. "car" <-> "vehicle"). With `attention=none` there
+  is no aligned embedding: the passage sees the question only through the exact-match flags
+  (and the final bilinear scores).
+The question's token states are pooled into one vector by learned self-attention; bilinear forms
+p_i^T W_s q and p_i^T W_e q score every passage token as the answer's start and end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from encdec.models.attention import Attention
+from encdec.models.encoder import Encoder
+
+
+class DocumentReader(nn.Module):
+    """Passage + question -> start and end scores (B, P) over passage tokens (-inf at padding)."""
+
+    def __init__(
+        self,
+        vocab_size: int,
+        pad_id: int = 0,
+        embedding_dim: int = 128,
+        hidden_dim: int = 128,
+        num_layers: int = 2,
+        rnn_type: str = "lstm",
+        bidirectional: bool = True,
+        dropout: float = 0.3,
+        num_features: int = 2,
+        attention: Callable[..., Attention] | None = None,
+    ) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_id)
+        self.dropout = nn.Dropout(dropout)
+        self.align = (
+            attention(query_dim=embedding_dim, key_dim=embedding_dim) if attention else None
+        )
+        self.num_features = num_features
+        shared = dict(
+            vocab_size=vocab_size,
+            embedding_dim=embedding_dim,
+            hidden_dim=hidden_dim,
+            num_layers=num_layers,
+            rnn_type=rnn_type,
+            bidirectional=bidirectional,
+            dropout=dropout,
+            padding_idx=pad_id,
+            embedding=self.embedding,
+        )
+        aligned_dim = embedding_dim if self.align is not None else 0
+        self.passage_encoder = Encoder(**shared, num_features=num_features + aligned_dim)
+        self.question_encoder = Encoder(**shared)
+        dim = self.passage_encoder.output_dim
+        self.question_pool = nn.Linear(dim, 1)  # self-attention score of each question token
+        self.start_scorer = nn.Linear(dim, dim, bias=False)  # W_s of p_i^T W_s q
+        self.end_scorer = nn.Linear(dim, dim, bias=False)  # W_e of p_i^T W_e q
+
+    def forward(
+        self,
+        passage: torch.Tensor,
+        passage_lengths: torch.Tensor,
+        question: torch.Tensor,
+        question_lengths: torch.Tensor,
+        features: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """passage (B, P), question (B, Q) token ids; features (B, P, num_features).
+
+        Returns start and end logits (B, P), -inf at padding.
+        """
+        inputs = [features]
+        if self.align is not None:
+            q_mask = (
+                torch.arange(question.size(1), device=question.device) < question_lengths[:, None]
+            )
+            p_emb = self.dropout(self.embedding(passage))  # (B, P, E)
+            q_emb = self.dropout(self.embedding(question))  # (B, Q, E)
+            aligned, _ = self.align(query=p_emb, keys=q_emb, mask=q_mask)  # (B, P, E)
+            inputs.append(aligned)
+        p = self.passage_encoder(passage, passage_lengths, torch.cat(inputs, dim=-1))
+        q = self.question_encoder(question, question_lengths)
+        # Question vector: self-attention pooling over its token states.
+        pool = self.question_pool(q.states).squeeze(-1).masked_fill(~q.mask, float("-inf"))
+        q_vec = torch.bmm(torch.softmax(pool, dim=-1).unsqueeze(1), q.states).squeeze(1)  # (B, D)
+
+        def bilinear(scorer: nn.Linear) -> torch.Tensor:
+            logits = torch.bmm(p.states, scorer(q_vec).unsqueeze(2)).squeeze(2)  # (B, P)
+            return logits.masked_fill(~p.mask, float("-inf"))
+
+        return bilinear(self.start_scorer), bilinear(self.end_scorer)
