@@ -11,7 +11,13 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
 from encdec.cli.common import CONF_DIR, ROOT, build_net
-from encdec.models import BahdanauAttention, DocumentReader, LuongAttention, Seq2Seq
+from encdec.models import (
+    BahdanauAttention,
+    DocumentReader,
+    LuongAttention,
+    Seq2Seq,
+    TransformerSeq2Seq,
+)
 from tests.helpers import compose_train
 
 
@@ -20,13 +26,14 @@ def options(group: str) -> list[str]:
 
 
 TASKS = options("task")
-RNNS = options("rnn")
+RNNS = [r for r in options("rnn") if r != "transformer"]  # the recurrent cells
 ATTENTIONS = options("attention")
 
 
 def test_groups_have_the_documented_options() -> None:
     assert TASKS == ["qa", "translation"]
-    assert RNNS == ["gru", "lstm", "rnn"]
+    assert options("rnn") == ["gru", "lstm", "rnn", "transformer"]
+    assert options("tokenizer") == ["bpe", "word"]
     assert ATTENTIONS == ["bahdanau", "luong_concat", "luong_dot", "luong_general", "none"]
     assert {"cpu", "gpu", "ddp", "ddp_cpu", "multinode"} <= set(options("hardware"))
     assert options("logger") == ["csv", "none", "tensorboard", "wandb"]
@@ -58,6 +65,48 @@ def test_task_rnn_attention_compose_and_build(task: str, rnn: str, attention: st
     assert isinstance(attention_module, expected)
     if attention.startswith("luong_"):
         assert attention_module.score_name == attention.removeprefix("luong_")
+
+
+@pytest.mark.parametrize("attention", ATTENTIONS)
+def test_transformer_composes_with_every_attention_option(attention: str) -> None:
+    """rnn=transformer builds the Transformer whatever `attention` says (it is ignored)."""
+    cfg = compose_train(["rnn=transformer", f"attention={attention}"])
+    net = build_net(cfg.model, vocab_size=40, pad_id=0)
+    assert isinstance(net, TransformerSeq2Seq)
+    assert len(net.encoder.layers) == 3 and len(net.decoder.layers) == 3
+    assert net.hidden_dim == 256 and net.decoder.layers[0].self_attn.num_heads == 4
+
+
+def test_transformer_recipe_composes_and_builds() -> None:
+    cfg = compose_train(["experiment=multi30k_en_de_transformer"])
+    net = build_net(cfg.model, vocab_size=8000, pad_id=0)
+    assert isinstance(net, TransformerSeq2Seq)
+    assert net.src_embedding is net.tgt_embedding and net.output.weight is net.src_embedding.weight
+    assert cfg.data.tokenizer_type == "bpe" and cfg.data.vocab_size == 8000
+    # The RNN recipe with rnn=transformer (the issue's command) builds too.
+    cfg = compose_train(["experiment=multi30k_en_de", "rnn=transformer"])
+    assert isinstance(build_net(cfg.model, vocab_size=8000, pad_id=0), TransformerSeq2Seq)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "kind", "size"),
+    [
+        ([], "bpe", 8000),
+        (["tokenizer=word"], "word", 16000),
+        (["experiment=multi30k_en_de", "tokenizer=word"], "word", 16000),
+        (["tokenizer=word", "data.vocab_size=500"], "word", 500),
+    ],
+)
+def test_tokenizer_group(overrides: list[str], kind: str, size: int) -> None:
+    cfg = compose_train(overrides)
+    assert cfg.data.tokenizer_type == kind and cfg.data.vocab_size == size
+
+
+def test_embedding_options_compose() -> None:
+    cfg = compose_train(["model.embedding.pretrained=/v.bin", "model.embedding.freeze=true"])
+    net = build_net(cfg.model, vocab_size=40, pad_id=0)
+    assert not net.encoder.embedding.weight.requires_grad
+    assert net.decoder.rnn.weight_hh_l0.requires_grad
 
 
 @pytest.mark.parametrize("logger", options("logger"))

@@ -11,6 +11,7 @@ import torch
 from hydra.utils import instantiate
 from torchmetrics.functional.text import squad
 
+from encdec.cli.common import build_net
 from encdec.cli.train import train
 from tests.helpers import QA_SMALL, compose_train
 
@@ -81,7 +82,7 @@ def test_a_tiny_reader_overfits_real_questions(tmp_path: Path, data_dir: Path, m
     dm = instantiate(cfg.data)
     dm.prepare_data()
     dm.setup()
-    net = instantiate(cfg.model, vocab_size=dm.vocab_size_actual, pad_id=0)
+    net = build_net(cfg.model, vocab_size=dm.vocab_size_actual, pad_id=0)
     task = instantiate(cfg.task, net=net, tokenizer=dm.tokenizer)
     val = dm.datasets["val"]
     batch = val.collate([int(r) for r in val.rows[::2]])  # 30 questions

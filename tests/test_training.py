@@ -19,7 +19,9 @@ RNNS = ["lstm", "gru", "rnn"]
 ATTENTIONS = ["none", "bahdanau", "luong_dot", "luong_general", "luong_concat"]
 
 
-@pytest.mark.parametrize(("rnn", "attention"), list(itertools.product(RNNS, ATTENTIONS)))
+@pytest.mark.parametrize(
+    ("rnn", "attention"), [*itertools.product(RNNS, ATTENTIONS), ("transformer", "bahdanau")]
+)
 def test_two_training_steps_on_a_real_slice(
     rnn: str, attention: str, tmp_path: Path, data_dir: Path, monkeypatch
 ) -> None:
@@ -39,12 +41,22 @@ def test_two_training_steps_on_a_real_slice(
     assert ckpt["encdec"]["config"]["model"]["rnn_type"] == rnn
 
 
-def test_a_tiny_model_overfits_a_real_batch(tmp_path: Path, data_dir: Path, monkeypatch) -> None:
+@pytest.mark.parametrize("rnn", ["lstm", "transformer"])
+def test_a_tiny_model_overfits_a_real_batch(
+    rnn: str, tmp_path: Path, data_dir: Path, monkeypatch
+) -> None:
     """16 real sentence pairs, memorised: loss near 0 and BLEU near 100 on them."""
     monkeypatch.setenv("ENCDEC_DATA_DIR", str(data_dir))
     torch.manual_seed(0)
     cfg = compose_train(
-        [*SMALL, "model.embedding_dim=64", "model.hidden_dim=128", "model.dropout=0.0"], tmp_path
+        [
+            *SMALL,
+            f"rnn={rnn}",
+            "model.embedding_dim=64",
+            "model.hidden_dim=128",
+            "model.dropout=0.0",
+        ],
+        tmp_path,
     )
     dm = instantiate(cfg.data)
     dm.prepare_data()

@@ -6,12 +6,12 @@ import pytest
 import torch
 
 from encdec.decoding import beam_search, greedy_decode
-from encdec.models import BahdanauAttention, Seq2Seq
+from encdec.models import BahdanauAttention, Seq2Seq, TransformerSeq2Seq
 
 VOCAB, PAD, UNK, BOS, EOS = 30, 0, 1, 2, 3
 
 
-def make_model(rnn_type: str = "lstm", seed: int = 0) -> Seq2Seq:
+def make_model(rnn_type: str = "lstm", seed: int = 0) -> Seq2Seq | TransformerSeq2Seq:
     """A random attentional model whose outputs vary in length.
 
     A freshly initialised model is nearly uniform, so it either always or never ends at once. The
@@ -21,19 +21,28 @@ def make_model(rnn_type: str = "lstm", seed: int = 0) -> Seq2Seq:
     here a BOS in the output can only come from the search itself).
     """
     torch.manual_seed(seed)
-    model = Seq2Seq(
-        VOCAB,
-        pad_id=PAD,
-        embedding_dim=16,
-        hidden_dim=32,
-        rnn_type=rnn_type,
-        attention=BahdanauAttention,
-        dropout=0.0,
-    )
+    if rnn_type == "transformer":
+        model = TransformerSeq2Seq(
+            VOCAB, pad_id=PAD, embedding_dim=16, hidden_dim=16, num_heads=2, ff_dim=32, dropout=0.0
+        )
+        output = model.output
+    else:
+        model = Seq2Seq(
+            VOCAB,
+            pad_id=PAD,
+            embedding_dim=16,
+            hidden_dim=32,
+            rnn_type=rnn_type,
+            attention=BahdanauAttention,
+            dropout=0.0,
+        )
+        output = model.decoder.output
     with torch.no_grad():
-        model.decoder.output.weight.mul_(2.0)
-        model.decoder.output.weight[EOS].mul_(4.0)
-        model.decoder.output.bias[[PAD, UNK, BOS]] = -1e4
+        output.weight.mul_(2.0)
+        output.weight[EOS].mul_(4.0)
+        output.bias[[PAD, UNK, BOS]] = -1e4
+        if rnn_type == "transformer":  # its normalised outputs need a nudge to end at times
+            output.bias[EOS] += 3.0
     return model.eval()
 
 
@@ -64,7 +73,7 @@ def ended_by_eos(tokens: list[int], max_length: int) -> bool:
     return len(tokens) < max_length
 
 
-@pytest.mark.parametrize("rnn_type", ["lstm", "gru"])
+@pytest.mark.parametrize("rnn_type", ["lstm", "gru", "transformer"])
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_beam_size_one_is_greedy(rnn_type: str, seed: int) -> None:
     model = make_model(rnn_type, seed)
@@ -76,11 +85,12 @@ def test_beam_size_one_is_greedy(rnn_type: str, seed: int) -> None:
         assert b.score == pytest.approx(g.score, abs=1e-4)
 
 
-def test_decoding_model_produces_varied_outputs() -> None:
+@pytest.mark.parametrize("rnn_type", ["lstm", "transformer"])
+def test_decoding_model_produces_varied_outputs(rnn_type: str) -> None:
     """Guard for the tests here: outputs end by EOS at various lengths and at the budget."""
     lengths_seen, by_eos, at_budget = set(), 0, 0
     for seed in range(4):
-        model = make_model("lstm", seed)
+        model = make_model(rnn_type, seed)
         src, lengths, max_lengths = make_batch(seed)
         hyps = greedy_decode(model, src, lengths, BOS, EOS, max_lengths)
         for h, m in zip(hyps, max_lengths.tolist(), strict=True):
@@ -90,7 +100,7 @@ def test_decoding_model_produces_varied_outputs() -> None:
     assert len(lengths_seen) >= 5 and by_eos >= 3 and at_budget >= 3
 
 
-@pytest.mark.parametrize("rnn_type", ["lstm", "gru"])
+@pytest.mark.parametrize("rnn_type", ["lstm", "gru", "transformer"])
 @pytest.mark.parametrize("decode", ["greedy", "beam"])
 def test_batched_equals_one_by_one(rnn_type: str, decode: str) -> None:
     model = make_model(rnn_type, seed=2)
@@ -110,7 +120,7 @@ def test_batched_equals_one_by_one(rnn_type: str, decode: str) -> None:
 
 
 @pytest.mark.parametrize("decode", ["greedy", "beam1", "beam4"])
-@pytest.mark.parametrize("rnn_type", ["lstm", "gru"])
+@pytest.mark.parametrize("rnn_type", ["lstm", "gru", "transformer"])
 def test_budget_specials_scores_and_attention(decode: str, rnn_type: str) -> None:
     model = make_model(rnn_type, seed=3)
     src, lengths, _ = make_batch(seed=3)
@@ -174,7 +184,8 @@ def test_beam_scores_at_least_greedy(rnn_type: str) -> None:
 
 def reference_beam_search(model, src, length, max_length, k):
     """A plain one-sentence beam search with the same rules (2K candidates, EOS among the first K
-    finishes, stop at K finished or at the budget), one candidate at a time."""
+    finishes, stop when the best finished beats the best alive, or at the budget), one candidate
+    at a time."""
     memory, state = model.encode(src[None, :length], torch.tensor([length]))
     beams, finished = [([], 0.0, state)], []
     for t in range(max_length + 1):
@@ -196,13 +207,16 @@ def reference_beam_search(model, src, length, max_length, k):
                     finished.append((toks, score))
             elif len(beams) < k:
                 beams.append(([*toks, v], score, st))
-        if len(finished) >= k:
+        if finished and max(f[1] for f in finished) >= max(b[1] for b in beams):
             break
     return max(finished, key=lambda f: f[1])
 
 
 @torch.no_grad()
-@pytest.mark.parametrize(("rnn_type", "seed", "k"), [("gru", 2, 2), ("gru", 2, 5), ("lstm", 3, 5)])
+@pytest.mark.parametrize(
+    ("rnn_type", "seed", "k"),
+    [("gru", 2, 2), ("gru", 2, 5), ("lstm", 3, 5), ("transformer", 1, 3)],
+)
 def test_beam_search_matches_reference(rnn_type: str, seed: int, k: int) -> None:
     model = make_model(rnn_type, seed)
     src, lengths, max_lengths = make_batch(seed)
@@ -213,6 +227,52 @@ def test_beam_search_matches_reference(rnn_type: str, seed: int, k: int) -> None
         )
         assert h.tokens == tokens, f"sentence {i}"
         assert h.score == pytest.approx(score, abs=1e-4)
+
+
+class ScriptedModel:
+    """A step model whose log-probabilities depend on the previous token and the step only.
+
+    Token 4 ("A") starts the best output A B B </s> (each step -0.1); token 6 ("J") starts junk
+    that can end at once for -0.5 or repeat for -1.0. Every junk beam ends long before the best
+    one, so a search that stops at K finished hypotheses returns junk.
+    """
+
+    V = 8
+
+    def encode(self, src: torch.Tensor, src_lengths: torch.Tensor):
+        return _Rows(torch.zeros(src.size(0))), _Rows(torch.zeros(src.size(0)))
+
+    def step(self, tokens: torch.Tensor, memory, state):
+        t = int(state.values[0])
+        rows = []
+        for prev in tokens.tolist():
+            lp = torch.full((self.V,), -10.0)
+            if prev == BOS:
+                lp[4], lp[6] = -0.1, -2.0
+            elif prev == 4:
+                lp[5], lp[EOS] = -0.1, -6.0
+            elif prev == 5:
+                lp[5 if t < 3 else EOS] = -0.1
+            elif prev == 6:
+                lp[EOS], lp[6] = -0.5, -1.0
+            rows.append(lp)
+        return torch.stack(rows), None, _Rows(state.values + 1)
+
+
+class _Rows:
+    def __init__(self, values: torch.Tensor) -> None:
+        self.values = values
+
+    def index_select(self, index: torch.Tensor) -> _Rows:
+        return _Rows(self.values.index_select(0, index))
+
+
+def test_beam_search_does_not_stop_while_the_best_beam_is_alive() -> None:
+    src, lengths = torch.full((1, 3), 5), torch.tensor([3])
+    greedy = greedy_decode(ScriptedModel(), src, lengths, BOS, EOS, torch.tensor([10]))
+    beam = beam_search(ScriptedModel(), src, lengths, BOS, EOS, torch.tensor([10]), beam_size=2)
+    assert greedy[0].tokens == beam[0].tokens == [4, 5, 5]
+    assert beam[0].score == pytest.approx(-0.4)
 
 
 def test_beam_size_zero_raises() -> None:

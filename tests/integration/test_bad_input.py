@@ -38,12 +38,16 @@ BAD_CONFIGS = {
     ),
     "unknown cell": (
         ["model.rnn_type=lstn"],
-        ["model.rnn_type=lstn is not a known recurrent cell", "lstm, gru, rnn", "rnn=lstm"],
+        ["model.rnn_type=lstn is not a known recurrent cell", "lstm, gru, rnn, transformer"],
     ),
     "attention that cannot use the sizes": (
         ["attention=luong_dot", "model.encoder_hidden_dim=100"],
         ["attention=luong_dot", "model.hidden_dim=512", "encoder states of size 200"]
         + ["attention=luong_general"],
+    ),
+    "heads that cannot split the size": (
+        ["rnn=transformer", "model.hidden_dim=100", "model.num_heads=3"],
+        ["model.hidden_dim=100 cannot be split over model.num_heads=3", "model.hidden_dim=99"],
     ),
     "missing data folder": (
         ["paths.data_dir=/no/such/folder", "data.download_url=null"],

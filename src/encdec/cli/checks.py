@@ -12,7 +12,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-RNN_TYPES = ("lstm", "gru", "rnn")
+RNN_TYPES = ("lstm", "gru", "rnn", "transformer")
 
 
 class ConfigError(ValueError):
@@ -35,21 +35,29 @@ def encoder_output_dim(model: DictConfig) -> int:
 
 def check_model(model: DictConfig) -> None:
     """Sizes, cell and attention of an RNN encoder-decoder (keys another model lacks are skipped)."""
-    for key in ("embedding_dim", "hidden_dim", "encoder_layers", "decoder_layers"):
+    for key in ("embedding_dim", "hidden_dim", "encoder_layers", "decoder_layers", "num_heads"):
         if key in model:
             _positive_in(model, "model", key)
     _positive_in(model, "model", "encoder_hidden_dim", allow_null=True)
     if "rnn_type" in model and model.rnn_type not in RNN_TYPES:
         raise ConfigError(
             f"model.rnn_type={model.rnn_type} is not a known recurrent cell. Allowed: "
-            f"{', '.join(RNN_TYPES)}. Choose one with rnn=lstm (or gru, rnn)."
+            f"{', '.join(RNN_TYPES)}. Choose one with rnn=lstm (or gru, rnn, transformer)."
         )
     if "dropout" in model and not 0.0 <= float(model.dropout) < 1.0:
         raise ConfigError(
             f"model.dropout={model.dropout} is not a probability below 1. Use a value in "
             f"[0, 1), e.g. model.dropout=0.3."
         )
+    if "num_heads" in model and model.hidden_dim % model.num_heads:
+        raise ConfigError(
+            f"model.hidden_dim={model.hidden_dim} cannot be split over model.num_heads="
+            f"{model.num_heads} attention heads: it must be a multiple of it. Change either, "
+            f"e.g. model.hidden_dim={model.num_heads * max(1, model.hidden_dim // model.num_heads)}."
+        )
     attention = model.get("attention")
+    if model.get("rnn_type") == "transformer":
+        return  # the Transformer's attention is its own (num_heads, above)
     if attention is not None and attention.get("score") == "dot" and "hidden_dim" in model:
         key_dim, query_dim = encoder_output_dim(model), model.hidden_dim
         if key_dim != query_dim:
@@ -139,5 +147,9 @@ _SHAPE_KEYS = {
         "bridge",
         "share_embeddings",
         "tie_embeddings",
+        "num_heads",
+        "ff_dim",
+        "positions",
+        "max_positions",
     ),
 }

@@ -27,11 +27,13 @@ def run_friendly(fn: Callable[[], Any]) -> Any:
     from encdec.callbacks.faults import TrainingDiverged
     from encdec.cli.checks import CheckpointError, ConfigError
     from encdec.data.sources import DataError
+    from encdec.models.embedding import EmbeddingFileError
 
     try:
         return fn()
     except (
         DataError,
+        EmbeddingFileError,
         FileNotFoundError,
         ConfigError,
         CheckpointError,

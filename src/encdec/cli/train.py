@@ -28,6 +28,7 @@ from encdec.cli.common import (
     run_friendly,
     save_metrics,
 )
+from encdec.cli.embeddings import init_pretrained, resolve_embedding_dim
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
     with open_dict(cfg):  # the model's vocabulary is the trained tokenizer's
         cfg.model.vocab_size = datamodule.vocab_size_actual
         cfg.model.pad_id = datamodule.special_ids["pad"]
+        resolve_embedding_dim(cfg.model)
     net = build_net(cfg.model)
+    init_pretrained(net, datamodule.tokenizer, cfg.model)
     task = instantiate(cfg.task, net=net, tokenizer=datamodule.tokenizer)
     resolved = OmegaConf.to_container(cfg, resolve=True)
     task.checkpoint_extras = {"config": resolved}

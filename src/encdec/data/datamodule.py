@@ -12,7 +12,7 @@ from tokenizers import Tokenizer
 from encdec.data.base import BucketedDataModule
 from encdec.data.batching import Batch, Collator, PairDataset
 from encdec.data.sources import DataError, ensure_files, read_parallel
-from encdec.data.tokenization import cached_bpe, fingerprint
+from encdec.data.tokenization import cached_tokenizer, fingerprint, translation_trainer
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 class TranslationDataModule(BucketedDataModule):
     """Parallel text in `<data_dir>/<split>.<lang>.gz` files -> bucketed batches of token ids.
 
-    prepare_data (one process): download missing files, train the BPE tokenizer (cached).
+    prepare_data (one process): download missing files, train the tokenizer (cached).
     setup (every process): load the cached tokenizer and encode every split once.
     Training pairs with an empty side or longer than `max_len` subword tokens are dropped (the
     count is logged); validation / test sources are truncated to `max_len`, never dropped, so
@@ -38,6 +38,7 @@ class TranslationDataModule(BucketedDataModule):
         cache_dir: str = ".cache",
         vocab_size: int = 8000,
         min_frequency: int = 2,
+        tokenizer_type: str = "bpe",
         max_tokens: int = 4096,
         max_len: int = 100,
         limit_train: int | None = None,
@@ -52,6 +53,7 @@ class TranslationDataModule(BucketedDataModule):
         self.download_url = download_url
         self.cache_dir = Path(cache_dir)
         self.vocab_size, self.min_frequency = vocab_size, min_frequency
+        self.tokenizer_type = tokenizer_type
         self.max_tokens, self.max_len = max_tokens, max_len
         self.limit_train = limit_train
         self.num_workers, self.seed = num_workers, seed
@@ -91,8 +93,13 @@ class TranslationDataModule(BucketedDataModule):
     def _load_tokenizer(self) -> Tokenizer:
         if self.tokenizer is None:
             src, tgt = self.load_text("train")
-            self.tokenizer, self.tokenizer_path = cached_bpe(
-                src + tgt, self.vocab_size, self.min_frequency, self.cache_dir
+            self.tokenizer, self.tokenizer_path = cached_tokenizer(
+                self.tokenizer_type,
+                translation_trainer(self.tokenizer_type),
+                src + tgt,
+                self.vocab_size,
+                self.min_frequency,
+                self.cache_dir,
             )
         return self.tokenizer
 

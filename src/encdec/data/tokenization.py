@@ -1,4 +1,10 @@
-"""A joint subword (BPE) tokenizer from HF `tokenizers`, trained once and cached by content hash."""
+"""Tokenizers from HF `tokenizers`, trained once and cached by content hash.
+
+Translation: a joint subword (BPE) or word-level tokenizer (`tokenizer=bpe|word`). Both keep a
+leading '▁' on every word (SentencePiece's Metaspace), so decoding restores the exact spacing of
+the raw text and BLEU is computed on detokenized output. QA: lower-cased words with character
+offsets (`new_word_tokenizer`).
+"""
 
 from __future__ import annotations
 
@@ -40,10 +46,27 @@ def new_word_tokenizer() -> Tokenizer:
     return tok
 
 
-def train_word_level(texts: Iterable[str], vocab_size: int, min_frequency: int = 1) -> Tokenizer:
-    """A word vocabulary: the `vocab_size` most frequent words (seen `min_frequency` times)."""
-    tok = new_word_tokenizer()
-    trainer = trainers.WordLevelTrainer(
+def new_spaced_word_tokenizer() -> Tokenizer:
+    """Cased whole words, punctuation split off ("▁Dog", "."), decoded back to the exact text.
+
+    The units pretrained word vectors name, for translation (`tokenizer=word`).
+    """
+    tok = Tokenizer(models.WordLevel(unk_token=UNK))
+    tok.normalizer = normalizers.NFC()
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always"),
+            pre_tokenizers.Punctuation(behavior="isolated"),
+        ]
+    )
+    tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
+    return tok
+
+
+def _train(
+    tok: Tokenizer, trainer_class, texts: Iterable[str], vocab_size: int, min_frequency: int
+):
+    trainer = trainer_class(
         vocab_size=vocab_size,
         min_frequency=min_frequency,
         special_tokens=SPECIAL_TOKENS,
@@ -51,18 +74,39 @@ def train_word_level(texts: Iterable[str], vocab_size: int, min_frequency: int =
     )
     tok.train_from_iterator(texts, trainer=trainer)
     return tok
+
+
+def train_spaced_words(texts: Iterable[str], vocab_size: int, min_frequency: int = 2) -> Tokenizer:
+    """The `vocab_size` most frequent words seen `min_frequency` times (see above)."""
+    return _train(
+        new_spaced_word_tokenizer(), trainers.WordLevelTrainer, texts, vocab_size, min_frequency
+    )
+
+
+def train_word_level(texts: Iterable[str], vocab_size: int, min_frequency: int = 1) -> Tokenizer:
+    """A word vocabulary: the `vocab_size` most frequent words (seen `min_frequency` times)."""
+    return _train(new_word_tokenizer(), trainers.WordLevelTrainer, texts, vocab_size, min_frequency)
 
 
 def train_bpe(texts: Iterable[str], vocab_size: int, min_frequency: int = 2) -> Tokenizer:
-    tok = new_bpe_tokenizer()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        min_frequency=min_frequency,
-        special_tokens=SPECIAL_TOKENS,
-        show_progress=False,
-    )
-    tok.train_from_iterator(texts, trainer=trainer)
-    return tok
+    return _train(new_bpe_tokenizer(), trainers.BpeTrainer, texts, vocab_size, min_frequency)
+
+
+#: Translation tokenizers by `data.tokenizer_type` (the `tokenizer` config group).
+TRANSLATION_TOKENIZERS: dict[str, Callable[[list[str], int, int], Tokenizer]] = {
+    "bpe": train_bpe,
+    "word": train_spaced_words,
+}
+
+
+def translation_trainer(kind: str) -> Callable[[list[str], int, int], Tokenizer]:
+    try:
+        return TRANSLATION_TOKENIZERS[kind]
+    except KeyError:
+        raise ValueError(
+            f"Unknown tokenizer {kind!r}; choose one of {sorted(TRANSLATION_TOKENIZERS)} "
+            f"(e.g. tokenizer=word)."
+        ) from None
 
 
 def fingerprint(texts: Iterable[str], **settings: object) -> str:

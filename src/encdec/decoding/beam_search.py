@@ -2,9 +2,13 @@
 
 fairseq's scheme: each step takes the 2K best continuations over all K beams of a sentence;
 those ending in EOS among the first K become finished hypotheses, the K best others stay alive.
-A sentence is done when it has K finished hypotheses or reaches its maximum length (then its
-alive beams are finished as they stand). Finished sentences leave the batch, so late steps only
-pay for the sentences still being decoded. With K = 1 this is exactly greedy decoding.
+A sentence is done when its best finished hypothesis scores at least as well as its best alive
+beam does as it stands (the stopping heuristic of Hugging Face's beam search: log-probabilities
+only fall as a beam grows), or when it reaches its maximum length (then its alive beams are
+finished as they stand). fairseq's rule, "done at K finished", can stop while the best beam is
+still alive and return K early-ending poor hypotheses instead. Finished sentences leave the
+batch, so late steps only pay for the sentences still being decoded. With K = 1 this is exactly
+greedy decoding.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ def beam_search(
     history = torch.empty(batch * k, 0, dtype=torch.long, device=device)  # (n*K, t)
     attn_history = None  # (n*K, t, S)
     finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
+    best_finished = [float("-inf")] * batch  # normalised score of each sentence's best finished
     ranks = torch.arange(2 * k, device=device)
 
     def finish(sentence: int, row: int, score: float, t: int, extra_step: bool) -> None:
@@ -58,6 +63,7 @@ def beam_search(
         finished[sentence].append(
             Hypothesis(tokens=history[row].tolist(), score=score, attention=attn)
         )
+        best_finished[sentence] = max(best_finished[sentence], score)
 
     t = 0
     while active.numel() > 0:
@@ -74,8 +80,12 @@ def beam_search(
                         t,
                         False,
                     )
+        # Done: the best finished hypothesis beats every alive beam as it stands (length t).
+        alive_best = (scores.max(dim=1).values / length_penalty(t, alpha)).tolist()
         keep = [
-            i for i, limit in enumerate(at_limit) if not limit and len(finished[int(active[i])]) < k
+            i
+            for i, limit in enumerate(at_limit)
+            if not limit and best_finished[int(active[i])] < alive_best[i]
         ]
         if len(keep) < n:
             if not keep:

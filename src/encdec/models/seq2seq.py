@@ -9,6 +9,7 @@ from torch import nn
 
 from encdec.models.attention import Attention
 from encdec.models.decoder import Decoder, DecoderState, Memory
+from encdec.models.embedding import EmbeddingInit, set_frozen
 from encdec.models.encoder import Encoder
 
 
@@ -17,6 +18,8 @@ class Seq2Seq(nn.Module):
 
     `attention` is a factory `(query_dim, key_dim) -> Attention` (a `functools.partial`, as Hydra's
     `_partial_: true` makes it), or None for a decoder that only sees the encoder's final state.
+    `embedding` says whether the embeddings are frozen (pretrained vectors are loaded by
+    `encdec.models.embedding.load_pretrained`, which needs the tokenizer's vocabulary).
     """
 
     def __init__(
@@ -36,6 +39,7 @@ class Seq2Seq(nn.Module):
         dropout: float = 0.3,
         share_embeddings: bool = False,
         tie_embeddings: bool = False,
+        embedding: EmbeddingInit | None = None,
     ) -> None:
         super().__init__()
         directions = 2 if bidirectional else 1
@@ -64,6 +68,11 @@ class Seq2Seq(nn.Module):
             embedding=self.encoder.embedding if share_embeddings else None,
             tie_embeddings=tie_embeddings,
         )
+        set_frozen(self.embeddings(), (embedding or EmbeddingInit()).freeze)
+
+    def embeddings(self) -> list[nn.Embedding]:
+        """The token embedding matrices (one when shared)."""
+        return list(dict.fromkeys([self.encoder.embedding, self.decoder.embedding]))
 
     def encode(self, src: torch.Tensor, src_lengths: torch.Tensor) -> tuple[Memory, DecoderState]:
         """src (B, S) -> the decoder's memory and initial state."""
