@@ -35,10 +35,12 @@ def encoder_output_dim(model: DictConfig) -> int:
 
 def check_model(model: DictConfig) -> None:
     """Sizes, cell and attention of an RNN encoder-decoder (keys another model lacks are skipped)."""
-    for key in ("embedding_dim", "hidden_dim", "encoder_layers", "decoder_layers", "num_heads"):
+    for key in ("hidden_dim", "encoder_layers", "decoder_layers", "num_heads"):
         if key in model:
             _positive_in(model, "model", key)
-    _positive_in(model, "model", "encoder_hidden_dim", allow_null=True)
+    # null: the default (encoder_hidden_dim) or the size of pretrained vectors (embedding_dim)
+    for key in ("encoder_hidden_dim", "embedding_dim"):
+        _positive_in(model, "model", key, allow_null=True)
     if "rnn_type" in model and model.rnn_type not in RNN_TYPES:
         raise ConfigError(
             f"model.rnn_type={model.rnn_type} is not a known recurrent cell. Allowed: "
