@@ -260,3 +260,13 @@ def test_copy_and_coverage_with_the_transformer_are_a_clear_error() -> None:
         build_net(cfg.model, vocab_size=40, pad_id=0)
     plain = compose_train(["task=summarization", "rnn=transformer"])
     assert build_net(plain.model, vocab_size=40, pad_id=0).hidden_dim == 256
+
+
+@pytest.mark.parametrize("override", ["rnn=transformer", "attention=none"])
+def test_copy_without_rnn_attention_is_refused_before_training(override: str) -> None:
+    from encdec.cli.checks import ConfigError, check_train_config
+
+    cfg = compose_train(["experiment=dialogsum_pointer_generator", override])
+    with pytest.raises(ConfigError, match="model.copy=false model.coverage=false"):
+        check_train_config(cfg)
+    check_train_config(compose_train(["experiment=dialogsum_pointer_generator"]))

@@ -11,10 +11,14 @@ from nbclient import NotebookClient
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 ENCODER_WALKTHROUGH = NOTEBOOK_DIR / "encoder_walkthrough.ipynb"
+TRAIN_TRANSLATE_EXPORT = NOTEBOOK_DIR / "train_translate_export.ipynb"
 
 
-def test_encoder_walkthrough_is_saved_without_outputs() -> None:
-    nb = nbformat.read(ENCODER_WALKTHROUGH, as_version=4)
+@pytest.mark.parametrize(
+    "notebook", [ENCODER_WALKTHROUGH, TRAIN_TRANSLATE_EXPORT], ids=lambda p: p.stem
+)
+def test_notebook_is_saved_without_outputs(notebook: Path) -> None:
+    nb = nbformat.read(notebook, as_version=4)
     nbformat.validate(nb)
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert code, "the notebook has no code cells"
@@ -47,3 +51,23 @@ def test_encoder_walkthrough_runs(data_dir: Path, monkeypatch: pytest.MonkeyPatc
     for expected in ("LSTM step by hand == nn.LSTM", "packed batch == alone: True", "hypothesis:"):
         assert expected in text
     print(f"encoder_walkthrough.ipynb ran in {elapsed:.0f}s")
+
+
+def test_train_translate_export_runs(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Train a small model on a real slice, export, load, translate, draw attention: no errors."""
+    monkeypatch.setenv("ENCDEC_DATA_DIR", str(data_dir))
+    nb = nbformat.read(TRAIN_TRANSLATE_EXPORT, as_version=4)
+    client = NotebookClient(
+        nb, kernel_name="python3", timeout=600, resources={"metadata": {"path": str(NOTEBOOK_DIR)}}
+    )
+    start = time.perf_counter()
+    client.execute()  # raises CellExecutionError on any error, the notebook's asserts included
+    elapsed = time.perf_counter() - start
+
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert [o for o in outputs if "image/png" in o.get("data", {})], "no attention heatmap drawn"
+    text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    for expected in ("trained in", "model.pt:", "beam 5  "):
+        assert expected in text
+    print(f"train_translate_export.ipynb ran in {elapsed:.0f}s")

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from lightning.fabric.utilities.data import _set_sampler_epoch
 
-from encdec.data.batching import Collator, PairDataset, TokenBatchSampler
+from encdec.data.batching import Collator, PairDataset, ResumableLoader, TokenBatchSampler
 from encdec.data.sources import read_parallel
 
 
@@ -188,3 +189,46 @@ def test_pair_dataset_lengths() -> None:
     ds = PairDataset([[1, 2, 3], [4]], [[5], [6, 7, 8]], ["", ""], ["", ""])
     assert ds.lengths() == [3, 4]  # longest side, target +1 for BOS/EOS
     assert len(ds) == 2 and ds[1] == (1, [4], [6, 7, 8], "", "")
+
+
+def test_resume_mid_epoch_continues_the_same_batches() -> None:
+    lengths = random_lengths()
+    sampler = TokenBatchSampler(lengths, max_tokens=300, shuffle=True, seed=5)
+    sampler.set_epoch(2)
+    epoch2 = list(sampler)
+    restarted = TokenBatchSampler(lengths, max_tokens=300, shuffle=True, seed=5)  # a new process
+    restarted.resume(epoch=2, batches_done=7)
+    assert list(restarted) == epoch2[7:]  # the rest of epoch 2, in the same order
+    assert list(restarted) == epoch2  # the skip is used once; the epoch repeats whole after
+    restarted.resume(epoch=1, batches_done=7)
+    restarted.set_epoch(2)  # the saved position belongs to another epoch: ignored
+    assert list(restarted) == epoch2
+
+
+def test_resumable_loader_saves_and_restores_the_position() -> None:
+    lengths = random_lengths(200)
+    ds = PairDataset([[1] * n for n in lengths], [[2] * n for n in lengths], [""] * 200, [""] * 200)
+    progress = (1, 4)  # (epoch, batches trained), as the Trainer reports them
+
+    def loader() -> ResumableLoader:
+        sampler = TokenBatchSampler(ds.lengths(), max_tokens=300, shuffle=True, seed=1)
+        return ResumableLoader(
+            ds, batch_sampler=sampler, collate_fn=Collator(0, 1, 2), progress=lambda: progress
+        )
+
+    def ids(batches) -> list[list[int]]:
+        return [b.ids.tolist() for b in batches]
+
+    first = loader()
+    _set_sampler_epoch(first, 1)  # what Lightning does before every epoch
+    assert first.batch_sampler.epoch == 1
+    epoch1 = ids(first)
+    state = first.state_dict()
+    assert state == {"epoch": 1, "batches_done": 4}
+
+    second = loader()  # a restarted process
+    second.load_state_dict(state)
+    _set_sampler_epoch(second, 1)
+    assert ids(second) == epoch1[4:]
+    _set_sampler_epoch(second, 2)
+    assert len(ids(second)) == len(epoch1)  # the next epoch is whole

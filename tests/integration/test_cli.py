@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from encdec.cli.common import ROOT
 from tests.helpers import SMALL
@@ -126,6 +127,62 @@ def test_a_missing_data_folder_is_a_clear_error(data_dir: Path, tmp_path: Path) 
     assert "/no/such/folder/multi30k does not exist" in output
     assert "ENCDEC_DATA_DIR" in output
     assert "Traceback" not in output
+
+
+def test_an_exported_model_translates_in_a_fresh_process(
+    trained: tuple[Path, dict, Path], data_dir: Path, tmp_path: Path
+) -> None:
+    run_dir, _, log_dir = trained
+    ckpt, model = best_checkpoint(run_dir), tmp_path / "model.pt"
+    exported = run(["-m", "encdec.export", f"ckpt_path={ckpt}", f"out={model}"], data_dir, log_dir)
+    assert exported.returncode == 0, exported.stderr[-3000:]
+    assert not torch.load(model, weights_only=True).keys() - {
+        "format",
+        "config",
+        "tokenizer",
+        "state_dict",
+    }
+    sentences = ["A man is riding a bike.", "Two dogs play in the snow."]
+    source = tmp_path / "input.en"
+    source.write_text("\n".join(sentences) + "\n", encoding="utf-8")
+    args = ["predict.py", f"ckpt_path={ckpt}", "beam_size=2", "max_length=12", f"input={source}"]
+    predicted = run(args, data_dir, log_dir)
+    assert predicted.returncode == 0, predicted.stderr[-3000:]
+
+    code = (
+        "import encdec, json, sys; model = encdec.load(sys.argv[1]); "
+        "print(json.dumps(model.translate(json.loads(sys.argv[2]), beam_size=2, max_length=12)))"
+    )
+    fresh = subprocess.run(
+        [sys.executable, "-c", code, str(model), json.dumps(sentences)],
+        cwd=tmp_path,  # nothing of the repository's folders is needed
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert fresh.returncode == 0, fresh.stderr[-3000:]
+    translations = json.loads(fresh.stdout.strip().splitlines()[-1])
+    assert translations == predicted.stdout.splitlines()  # the same model, the same answers
+    assert all(translations)
+
+
+def test_predict_on_the_cpu_with_a_gpu_checkpoint(
+    trained: tuple[Path, dict, Path], data_dir: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """A checkpoint whose tensors are recorded on cuda:0, as a GPU run writes them."""
+    run_dir, _, log_dir = trained
+    ckpt = torch.load(best_checkpoint(run_dir), weights_only=False)
+    gpu_ckpt = tmp_path / "gpu.ckpt"
+    with monkeypatch.context() as m:  # tag every storage as CUDA, as saving from a GPU does
+        m.setattr(torch.serialization, "location_tag", lambda storage: "cuda:0")
+        torch.save(ckpt, gpu_ckpt)
+    if not torch.cuda.is_available():  # the file really asks for a GPU unless mapped
+        with pytest.raises(RuntimeError, match="CUDA"):
+            torch.load(gpu_ckpt, weights_only=False)
+    args = ["predict.py", f"ckpt_path={gpu_ckpt}", "beam_size=2", "max_length=12"]
+    result = run(args, data_dir, log_dir, stdin="A man is riding a bike.\n")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(result.stdout.splitlines()) == 1 and result.stdout.strip()
 
 
 def test_average_checkpoints_gives_an_evaluable_mean(

@@ -1,7 +1,21 @@
-"""Lightning callbacks that report to the dashboard."""
+"""Lightning callbacks: dashboard reports, and surviving faults (resume, NaN stop, Ctrl-C)."""
 
 from encdec.callbacks.attention_plots import AttentionHeatmaps
+from encdec.callbacks.faults import (
+    InterruptCheckpoint,
+    RngState,
+    StopOnNonFiniteLoss,
+    TrainingDiverged,
+)
 from encdec.callbacks.grad_norm import GradNormMonitor
 from encdec.callbacks.samples import SampleTable
 
-__all__ = ["AttentionHeatmaps", "GradNormMonitor", "SampleTable"]
+__all__ = [
+    "AttentionHeatmaps",
+    "GradNormMonitor",
+    "InterruptCheckpoint",
+    "RngState",
+    "SampleTable",
+    "StopOnNonFiniteLoss",
+    "TrainingDiverged",
+]

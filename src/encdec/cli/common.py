@@ -24,14 +24,26 @@ os.environ.setdefault("ENCDEC_ROOT", str(ROOT))
 
 def run_friendly(fn: Callable[[], Any]) -> Any:
     """Run an entry point; input mistakes end with their message and exit code 1, no traceback."""
+    from encdec.callbacks.faults import TrainingDiverged
+    from encdec.cli.checks import CheckpointError, ConfigError
     from encdec.data.sources import DataError
     from encdec.models.embedding import EmbeddingFileError
 
     try:
         return fn()
-    except (DataError, EmbeddingFileError, FileNotFoundError) as err:
+    except (
+        DataError,
+        EmbeddingFileError,
+        FileNotFoundError,
+        ConfigError,
+        CheckpointError,
+        TrainingDiverged,
+    ) as err:
         log.error("%s", err)
         sys.exit(1)
+    except KeyboardInterrupt:  # outside training (Lightning handles it there)
+        log.error("Interrupted.")
+        sys.exit(130)
 
 
 def save_metrics(metrics: dict[str, float], path: Path) -> None:
@@ -93,23 +105,46 @@ def finish_wandb() -> None:
         wandb.finish()
 
 
+def read_checkpoint(path: str) -> dict[str, Any]:
+    """A checkpoint written by train.py, on the CPU (whatever device it was trained on)."""
+    import pickle
+
+    import torch
+
+    from encdec.cli.checks import CheckpointError
+
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"Checkpoint not found: {path}. Pass ckpt_path=<file>.ckpt.")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as err:
+        raise CheckpointError(
+            f"{path} is not a readable checkpoint ({err}). It may be truncated or not a "
+            f"checkpoint at all; use another .ckpt file (checkpoints/last.ckpt or the best one)."
+        ) from None
+    extras = ckpt.get("encdec") if isinstance(ckpt, dict) else None
+    if not extras or "config" not in extras or "state_dict" not in ckpt:
+        raise CheckpointError(
+            f"{path} was not written by encdec's train.py (it has no 'encdec' entry with the "
+            f"config and tokenizer). Pass a checkpoint from a train.py run's checkpoints/ folder."
+        )
+    return ckpt
+
+
 def load_checkpoint(path: str, data_dir: str | None = None, cache_dir: str | None = None):
     """Rebuild (task, datamodule, saved config) from a checkpoint written by train.py.
 
     The checkpoint carries the resolved training config and the tokenizer, so nothing else from
     the training run is needed. `data_dir` re-points the data at this machine's copy.
     """
-    import torch
+    from omegaconf import OmegaConf
     from tokenizers import Tokenizer
 
-    from encdec.data.tokenization import PAD
+    from encdec.cli.checks import CheckpointError
+    from encdec.translator import build_task
 
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"Checkpoint not found: {path}. Pass ckpt_path=<file>.ckpt.")
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    extras = ckpt.get("encdec")
-    if not extras or "config" not in extras:
-        raise ValueError(f"{path} was not written by encdec's train.py (no 'encdec' entry).")
+    ckpt = read_checkpoint(path)
+    extras = ckpt["encdec"]
     saved = OmegaConf.create(extras["config"])
     overrides: dict[str, Any] = {}
     if data_dir is not None:  # keep the corpus sub-folder, e.g. <data_dir>/multi30k
@@ -118,9 +153,8 @@ def load_checkpoint(path: str, data_dir: str | None = None, cache_dir: str | Non
         overrides["cache_dir"] = cache_dir
     datamodule = instantiate(saved.data, **overrides)
     datamodule.tokenizer = Tokenizer.from_str(extras["tokenizer"])
-    tok = datamodule.tokenizer
-    net = build_net(saved.model, vocab_size=tok.get_vocab_size(), pad_id=tok.token_to_id(PAD))
-    task = instantiate(saved.task, net=net, tokenizer=tok)
-    task.load_state_dict(ckpt["state_dict"])
-    task.checkpoint_extras = {"config": extras["config"]}
+    try:
+        task = build_task(extras["config"], extras["tokenizer"], ckpt["state_dict"])
+    except ValueError as err:
+        raise CheckpointError(f"{path}: {err}") from None
     return task, datamodule, saved

@@ -9,6 +9,7 @@ import hydra
 import lightning as L
 from omegaconf import DictConfig
 
+from encdec.cli.checks import check_decoding_options
 from encdec.cli.common import (
     CONF_DIR,
     build_loggers,
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
+    check_decoding_options(cfg)
     task, datamodule, _ = load_checkpoint(cfg.ckpt_path, cfg.paths.data_dir, cfg.paths.cache_dir)
     for option in ("beam_size", "length_penalty"):
         if cfg.get(option) is not None:

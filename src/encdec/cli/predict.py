@@ -14,33 +14,10 @@ import torch
 from omegaconf import DictConfig
 
 from encdec.cli.answer import answer_questions
+from encdec.cli.checks import check_decoding_options
 from encdec.cli.common import CONF_DIR, load_checkpoint, run_friendly
-from encdec.data.batching import Collator
-from encdec.data.datamodule import extend_ids
-from encdec.tasks import QATask, Seq2SeqTask
-
-
-def translate_lines(task: Seq2SeqTask, lines: list[str], batch_size: int) -> list[str]:
-    """Translate `lines` in batches of similar length; outputs come back in input order."""
-    ids = task.ids
-    encodings = task.tokenizer.encode_batch(lines, add_special_tokens=False)
-    encoded = [e.ids for e in encodings]
-    copy = getattr(task.net, "copy", False)
-    vocab = task.tokenizer.get_vocab_size()
-    oov: list[list[str]] = [[] for _ in lines]
-    if copy:  # source-only words get extended ids, so the pointer-generator can copy them
-        for i, (e, line) in enumerate(zip(encodings, lines, strict=True)):
-            encoded[i], oov[i] = extend_ids(e.ids, e.offsets, line, ids["unk"], vocab, [])
-    collate = Collator(ids["pad"], ids["bos"], ids["eos"], *((vocab, ids["unk"]) if copy else ()))
-    # Empty lines stay empty; the rest are decoded in batches of similar length.
-    order = sorted((i for i in range(len(lines)) if encoded[i]), key=lambda i: len(encoded[i]))
-    outputs: list[str] = [""] * len(lines)
-    for start in range(0, len(order), batch_size):
-        chunk = order[start : start + batch_size]
-        batch = collate([(i, encoded[i], [], lines[i], "", [""], oov[i]) for i in chunk])
-        for i, text in zip(chunk, task.translate(batch), strict=True):
-            outputs[i] = text
-    return outputs
+from encdec.tasks import QATask
+from encdec.translator import translate_lines
 
 
 def stdin_lines() -> Iterator[str]:
@@ -64,6 +41,7 @@ def write(outputs: Iterable[str], path: str | None) -> None:
 
 
 def predict(cfg: DictConfig) -> None:
+    check_decoding_options(cfg)
     task, _, _ = load_checkpoint(cfg.ckpt_path)
     task.eval()
     if isinstance(task, QATask):  # a reader answers questions about paragraphs instead

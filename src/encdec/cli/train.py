@@ -17,12 +17,14 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from rich.console import Console
 from rich.table import Table
 
+from encdec.cli.checks import check_compatible, check_train_config
 from encdec.cli.common import (
     CONF_DIR,
     build_callbacks,
     build_loggers,
     build_net,
     finish_wandb,
+    read_checkpoint,
     run_friendly,
     save_metrics,
 )
@@ -52,10 +54,38 @@ def print_metrics(metrics: dict[str, float], title: str) -> None:
     Console(width=None if sys.stdout.isatty() else 120).print(table)  # logs: do not truncate
 
 
+def resume_checkpoint(cfg: DictConfig, output_dir: Path) -> str | None:
+    """The checkpoint to continue from: ckpt_path, else what `resume` names, else none.
+
+    resume=auto: this run folder's checkpoints/last.ckpt if there is one (a run re-started with
+    the same run_name, or hydra.run.dir, lands in the same folder); resume=never: start afresh;
+    resume=<run folder or .ckpt file>: continue that run, writing to this run's folder.
+    """
+    if cfg.get("ckpt_path"):
+        return str(cfg.ckpt_path)
+    resume = cfg.get("resume", "auto")
+    if resume in (None, False, "never"):
+        return None
+    if resume == "auto":
+        last = output_dir / "checkpoints" / "last.ckpt"
+        return str(last) if last.is_file() else None
+    path = Path(str(resume))
+    for candidate in (path, path / "checkpoints" / "last.ckpt", path / "last.ckpt"):
+        if candidate.is_file():
+            return str(candidate)
+    raise FileNotFoundError(
+        f"resume={resume}: no checkpoint there (looked for the file itself, "
+        f"{path}/checkpoints/last.ckpt and {path}/last.ckpt). Give a run folder or a .ckpt file, "
+        f"or resume=auto / resume=never."
+    )
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit and test the configured task; returns every logged metric."""
+    check_train_config(cfg)
     L.seed_everything(cfg.seed, workers=True)
     output_dir = Path(cfg.paths.output_dir)
+    ckpt_path = resume_checkpoint(cfg, output_dir) if cfg.get("train") else None
 
     datamodule = instantiate(cfg.data)
     datamodule.prepare_data()
@@ -68,6 +98,13 @@ def train(cfg: DictConfig) -> dict[str, float]:
     task = instantiate(cfg.task, net=net, tokenizer=datamodule.tokenizer)
     resolved = OmegaConf.to_container(cfg, resolve=True)
     task.checkpoint_extras = {"config": resolved}
+    if ckpt_path:
+        ckpt = read_checkpoint(ckpt_path)
+        check_compatible(ckpt_path, ckpt["encdec"]["config"], cfg)
+        log.info(
+            "Resuming from %s (epoch %d, step %d)", ckpt_path, ckpt["epoch"], ckpt["global_step"]
+        )
+        del ckpt
     OmegaConf.save(resolved, output_dir / "config_resolved.yaml")
     datamodule.tokenizer.save(str(output_dir / "tokenizer.json"))
 
@@ -82,7 +119,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     metrics: dict[str, Any] = {}
     try:
         if cfg.get("train"):
-            trainer.fit(task, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+            trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path)
             metrics.update(trainer.callback_metrics)
         if cfg.get("test"):
             best = (

@@ -6,10 +6,11 @@ from collections.abc import Callable
 from typing import Any
 
 import lightning as L
+import torch
 from tokenizers import Tokenizer
 from torch.utils.data import DataLoader
 
-from encdec.data.batching import TokenBatchSampler
+from encdec.data.batching import ResumableLoader, TokenBatchSampler
 from encdec.data.tokenization import special_ids
 
 
@@ -51,13 +52,25 @@ class BucketedDataModule(L.LightningDataModule):
             num_replicas=trainer.world_size if trainer else 1,
             rank=trainer.global_rank if trainer else 0,
         )
-        return DataLoader(
-            ds,
+        kwargs: dict[str, Any] = dict(
             batch_sampler=sampler,
             collate_fn=self.collate_fn(stage),
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
+            # Its own generator: starting an epoch draws nothing from the global one (whose state
+            # a resumed run restores), so resumed runs draw the same dropout masks.
+            generator=torch.Generator().manual_seed(self.seed),
         )
+        if stage == "train":  # resumable mid-epoch (see ResumableLoader)
+            return ResumableLoader(ds, progress=self._train_progress, **kwargs)
+        return DataLoader(ds, **kwargs)
+
+    def _train_progress(self) -> tuple[int, int]:
+        """(epoch, batches trained in it) as the Trainer counts them; (0, 0) without one."""
+        trainer = self.trainer
+        if trainer is None:
+            return 0, 0
+        return trainer.current_epoch, trainer.fit_loop.epoch_loop.batch_progress.current.processed
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)

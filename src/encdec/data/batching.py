@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 
 @dataclass
@@ -149,9 +150,22 @@ class TokenBatchSampler(Sampler[list[int]]):
         self.num_replicas, self.rank = num_replicas, rank
         self.epoch = 0
         self._cache: tuple[int, list[list[int]]] | None = None
+        #: (epoch, batches to skip): set by `resume`, used once by the next `__iter__`.
+        self._resume_at: tuple[int, int] | None = None
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
+
+    @property
+    def sampler(self) -> TokenBatchSampler:
+        """Itself: Lightning calls `set_epoch` on `loader.batch_sampler.sampler` before each epoch
+        (and `loader.sampler` of a batch-sampler loader is a plain SequentialSampler)."""
+        return self
+
+    def resume(self, epoch: int, batches_done: int) -> None:
+        """Skip the first `batches_done` batches the next time epoch `epoch` is iterated."""
+        self.epoch = epoch
+        self._resume_at = (epoch, batches_done)
 
     def _all_batches(self) -> list[list[int]]:
         gen = torch.Generator().manual_seed(self.seed + self.epoch)
@@ -184,7 +198,33 @@ class TokenBatchSampler(Sampler[list[int]]):
         return self._cache[1]
 
     def __iter__(self) -> Iterator[list[int]]:
-        yield from self._my_batches()
+        skip = 0
+        if self._resume_at is not None and self._resume_at[0] == self.epoch:
+            skip = self._resume_at[1]
+        self._resume_at = None
+        yield from self._my_batches()[skip:]
 
     def __len__(self) -> int:
         return len(self._my_batches())
+
+
+class ResumableLoader(DataLoader):
+    """A DataLoader over a TokenBatchSampler that Lightning can checkpoint and restore mid-epoch.
+
+    Lightning saves `state_dict()` of a training loader that has one in every checkpoint and hands
+    it back to `load_state_dict()` before the first batch of a resumed run; the sampler then skips
+    the batches the interrupted run had already trained on. `progress` reports (epoch, batches
+    trained in this epoch) from the Trainer: the sampler alone cannot know it, because batches are
+    fetched ahead of the training step.
+    """
+
+    def __init__(self, *args: Any, progress: Callable[[], tuple[int, int]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.progress = progress
+
+    def state_dict(self) -> dict[str, int]:
+        epoch, batches_done = self.progress()
+        return {"epoch": epoch, "batches_done": batches_done}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.batch_sampler.resume(state["epoch"], state["batches_done"])
