@@ -266,7 +266,7 @@ def test_copy_and_coverage_with_the_transformer_are_a_clear_error() -> None:
 def test_copy_without_rnn_attention_is_refused_before_training(override: str) -> None:
     from encdec.cli.checks import ConfigError, check_train_config
 
-    cfg = compose_train(["experiment=dialogsum_pointer_generator", override])
+    cfg = compose_train(["task=summarization", "model.copy=true", "model.coverage=true", override])
     with pytest.raises(ConfigError, match="model.copy=false model.coverage=false"):
         check_train_config(cfg)
     check_train_config(compose_train(["experiment=dialogsum_pointer_generator"]))
