@@ -12,7 +12,7 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import DictConfig, open_dict
 
-from encdec.cli.common import CONF_DIR, ROOT
+from encdec.cli.common import CONF_DIR, ROOT, build_net
 
 REFERENCE = "experiment=bench_reference"
 
@@ -35,7 +35,7 @@ def build(cfg: DictConfig, stage: str):
     with open_dict(cfg):
         cfg.model.vocab_size = datamodule.vocab_size_actual
         cfg.model.pad_id = datamodule.special_ids["pad"]
-    task = instantiate(cfg.task, net=instantiate(cfg.model), tokenizer=datamodule.tokenizer)
+    task = instantiate(cfg.task, net=build_net(cfg.model), tokenizer=datamodule.tokenizer)
     return task, datamodule
 
 
