@@ -34,8 +34,8 @@ SPECIAL_TOKENS = [PAD, UNK, BOS, EOS]  # ids 0, 1, 2, 3
 def new_bpe_tokenizer(added_tokens: Sequence[str] = ()) -> Tokenizer:
     """SentencePiece-style BPE: words keep a leading '▁', so decoding restores the exact spacing.
 
-    `added_tokens` (e.g. DialogSum's `#Person1#` speaker tags and the newline between turns) are
-    never split or normalised and survive decoding. The text between them is pre-tokenized piece
+    With `added_tokens` (e.g. DialogSum's `#Person1#` speaker tags and the newline between turns,
+    added by `train_bpe` once the vocabulary exists) the text between them is pre-tokenized piece
     by piece, so '▁' is prepended only to the first piece ("first"): `#Person1#: Hi` then decodes
     back to itself instead of `#Person1# : Hi`.
     """
@@ -44,8 +44,6 @@ def new_bpe_tokenizer(added_tokens: Sequence[str] = ()) -> Tokenizer:
     scheme = "first" if added_tokens else "always"
     tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme=scheme)
     tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme=scheme)
-    if added_tokens:
-        tok.add_tokens([AddedToken(t, normalized=False) for t in added_tokens])
     return tok
 
 
@@ -112,8 +110,16 @@ def train_bpe(
     min_frequency: int = 2,
     added_tokens: Sequence[str] = (),
 ) -> Tokenizer:
+    """BPE over `texts`; `added_tokens` are never split or normalised and survive decoding.
+
+    They are added after training: added to the empty model they would take ids 0, 1, ... that
+    the trainer then gives to the special tokens too (tokenizers 0.23), so both would collide.
+    """
     tok = new_bpe_tokenizer(added_tokens)
-    return _train(tok, trainers.BpeTrainer, texts, vocab_size, min_frequency)
+    tok = _train(tok, trainers.BpeTrainer, texts, vocab_size, min_frequency)
+    if added_tokens:
+        tok.add_tokens([AddedToken(t, normalized=False) for t in added_tokens])
+    return tok
 
 
 #: Translation tokenizers by `data.tokenizer_type` (the `tokenizer` config group).
@@ -131,6 +137,11 @@ def translation_trainer(kind: str) -> Callable[[list[str], int, int], Tokenizer]
             f"Unknown tokenizer {kind!r}; choose one of {sorted(TRANSLATION_TOKENIZERS)} "
             f"(e.g. tokenizer=word)."
         ) from None
+
+
+#: Part of every cache key: bumped when the way tokenizers are built changes, so that stale
+#: cached tokenizers are retrained (2: added tokens are added after training).
+CACHE_FORMAT = 2
 
 
 def fingerprint(texts: Iterable[str], **settings: object) -> str:
@@ -163,7 +174,12 @@ def cached_tokenizer(
     `settings`: anything else `train` depends on, part of the cache key.
     """
     key = fingerprint(
-        texts, kind=kind, vocab_size=vocab_size, min_frequency=min_frequency, **settings
+        texts,
+        kind=kind,
+        vocab_size=vocab_size,
+        min_frequency=min_frequency,
+        format=CACHE_FORMAT,
+        **settings,
     )
     path = Path(cache_dir) / "tokenizers" / f"{kind}-{key}.json"
     if path.is_file():
