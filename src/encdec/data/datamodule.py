@@ -13,7 +13,13 @@ from tokenizers import Tokenizer
 from encdec.data.base import BucketedDataModule
 from encdec.data.batching import Batch, Collator, PairDataset
 from encdec.data.sources import DataError, ensure_files, read_parallel
-from encdec.data.tokenization import cached_tokenizer, fingerprint, special_ids, translation_trainer
+from encdec.data.tokenization import (
+    CACHE_FORMAT,
+    cached_tokenizer,
+    fingerprint,
+    special_ids,
+    translation_trainer,
+)
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +174,11 @@ class TranslationDataModule(BucketedDataModule):
         if stage == "train":
             limits["max_tgt_len"] = self.max_tgt_len
         settings = {k: v for k, v in limits.items() if v}  # unset: the key of earlier caches
-        key = fingerprint(src + tgt, tokenizer=tok.to_str(), stage=stage, **settings)
+        if self.copy_oov:
+            settings["copy_oov"] = True
+        key = fingerprint(
+            src + tgt, tokenizer=tok.to_str(), stage=stage, format=CACHE_FORMAT, **settings
+        )
         cache = self.cache_dir / "datasets" / f"{stage}-{key}.arrow"
         cache.parent.mkdir(parents=True, exist_ok=True)
         unk, vocab = special_ids(tok)["unk"], tok.get_vocab_size()

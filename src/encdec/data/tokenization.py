@@ -139,8 +139,8 @@ def translation_trainer(kind: str) -> Callable[[list[str], int, int], Tokenizer]
         ) from None
 
 
-#: Part of every cache key: bumped when the way tokenizers are built changes, so that stale
-#: cached tokenizers are retrained (2: added tokens are added after training).
+#: Part of the cache keys of tokenizers and encoded datasets: bumped when the way they are built
+#: changes, so stale caches are rebuilt (2: added tokens after training; the `oov` column).
 CACHE_FORMAT = 2
 
 
