@@ -2,16 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import lightning as L
+import torch
+from tokenizers import Tokenizer
+from torch import nn
 
 
 class Task(L.LightningModule):
-    """Base of the tasks. Subclasses set `optimizer_factory`, `scheduler_factory` (Hydra
-    `_partial_` factories), `tokenizer`, `checkpoint_extras`, and hparams `monitor` and
-    `scheduler_interval`.
+    """Base of the tasks: holds the network, tokenizer and the optimizer/scheduler factories
+    (Hydra `_partial_`). Subclasses call `save_hyperparameters` themselves (with `monitor` and
+    `scheduler_interval` among them), so their own arguments are recorded.
     """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        tokenizer: Tokenizer,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Callable[..., Any] | None,
+    ) -> None:
+        super().__init__()
+        self.net = net
+        self.tokenizer = tokenizer
+        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
+        #: Rows of the last evaluation, for the SampleTable callback.
+        self.samples: list[list[str]] = []
+        #: Extra entries written into every checkpoint (the resolved config, the tokenizer).
+        self.checkpoint_extras: dict[str, Any] = {}
 
     def configure_optimizers(self) -> Any:
         optimizer = self.optimizer_factory(params=self.parameters())

@@ -39,17 +39,10 @@ class QATask(Task):
         max_answer_len: int = 15,
         num_samples: int = 8,
     ) -> None:
-        super().__init__()
+        super().__init__(net, tokenizer, optimizer, scheduler)
         self.save_hyperparameters(ignore=["net", "tokenizer", "optimizer", "scheduler"])
-        self.net = net
-        self.tokenizer = tokenizer
-        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         #: example index -> (question id, question, prediction, reference answers) of this evaluation.
         self._outputs: dict[int, tuple[str, str, str, dict[str, list]]] = {}
-        #: [question, prediction, references] rows of the last evaluation, for SampleTable.
-        self.samples: list[list[str]] = []
-        #: Extra entries written into every checkpoint (the resolved config, the tokenizer).
-        self.checkpoint_extras: dict[str, Any] = {}
 
     def forward(self, batch: QABatch) -> tuple[torch.Tensor, torch.Tensor]:
         return self.net(

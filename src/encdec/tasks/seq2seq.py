@@ -66,21 +66,14 @@ class Seq2SeqTask(Task):
         min_length: int = 0,
         no_repeat_ngram_size: int = 0,
     ) -> None:
-        super().__init__()
+        super().__init__(net, tokenizer, optimizer, scheduler)
         if metric not in METRICS:
             raise ValueError(f"task.metric={metric!r}: choose one of {METRICS}.")
         self.save_hyperparameters(ignore=["net", "tokenizer", "optimizer", "scheduler"])
-        self.net = net
-        self.tokenizer = tokenizer
         self.ids = special_ids(tokenizer)
-        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         #: id -> (source, hypothesis, reference, summed target NLL, target tokens, all references).
         self._outputs: dict[int, tuple[str, str, str, float, int, list[str]]] = {}
-        #: [source, prediction, reference] rows of the last evaluation, for the SampleTable callback.
-        self.samples: list[list[str]] = []
         self._step_started: float | None = None
-        #: Extra entries written into every checkpoint (the resolved config, the tokenizer).
-        self.checkpoint_extras: dict[str, Any] = {}
 
     # -- training -----------------------------------------------------------------------------
     @property
