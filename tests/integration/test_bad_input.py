@@ -49,6 +49,10 @@ BAD_CONFIGS = {
         ["rnn=transformer", "model.hidden_dim=100", "model.num_heads=3"],
         ["model.hidden_dim=100 cannot be split over model.num_heads=3", "model.hidden_dim=99"],
     ),
+    "transformer for question answering": (
+        ["task=qa", "rnn=transformer"],
+        ["rnn=transformer", "encdec.tasks.QATask cannot use it", "rnn=lstm"],
+    ),
     "missing data folder": (
         ["paths.data_dir=/no/such/folder", "data.download_url=null"],
         ["paths.data_dir", "/no/such/folder/multi30k does not exist", "ENCDEC_DATA_DIR"],

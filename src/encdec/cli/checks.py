@@ -95,6 +95,14 @@ def _positive_in(section: DictConfig, prefix: str, key: str, allow_null: bool = 
 
 def check_train_config(cfg: DictConfig) -> None:
     """Every option `train.py` reads that a typo can break, checked before the data is loaded."""
+    if cfg.model.get("rnn_type") == "transformer" and not cfg.task.get("_target_", "").endswith(
+        "Seq2SeqTask"
+    ):
+        raise ConfigError(
+            f"rnn=transformer builds a Transformer encoder-decoder; {cfg.task._target_} cannot "
+            f"use it: its model is built from RNN encoders. Use rnn=lstm (or gru, rnn) with "
+            f"this task, or rnn=transformer with task=translation or task=summarization."
+        )
     check_model(cfg.model)
     for key in ("beam_size", "val_beam_size"):
         if key in cfg.task:
