@@ -39,7 +39,13 @@ def test_ddp_cpu_run_matches_a_single_process_evaluation(data_dir: Path, tmp_pat
 
     # One process scores the same checkpoint on the whole validation set.
     single = run(
-        ["eval.py", f"ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}", "split=val"],
+        # beam_size=1: the greedy decoding of training's validation (eval.py uses the test's beam)
+        [
+            "eval.py",
+            f"ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}",
+            "split=val",
+            "beam_size=1",
+        ],
         data_dir,
         tmp_path / "eval",
     )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import MutableMapping
 from pathlib import Path
+from typing import Any
 
 import hydra
 import lightning as L
@@ -23,12 +25,21 @@ from encdec.cli.train import print_metrics
 log = logging.getLogger(__name__)
 
 
+def apply_decoding_options(hparams: MutableMapping[str, Any], cfg: DictConfig) -> None:
+    """Override the checkpoint's decoding options with eval.py's (null keeps them). Any split is
+    decoded as the test is: split=val uses `beam_size` too, not training's (greedy) val_beam_size,
+    so that length penalties and checkpoints can be chosen on val with the test's beam."""
+    for option in ("beam_size", "length_penalty"):
+        if cfg.get(option) is not None:
+            hparams[option] = cfg[option]
+    if "val_beam_size" in hparams:
+        hparams["val_beam_size"] = hparams["beam_size"]
+
+
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     check_decoding_options(cfg)
     task, datamodule, _ = load_checkpoint(cfg.ckpt_path, cfg.paths.data_dir, cfg.paths.cache_dir)
-    for option in ("beam_size", "length_penalty"):
-        if cfg.get(option) is not None:
-            task.hparams[option] = cfg[option]
+    apply_decoding_options(task.hparams, cfg)
     trainer = L.Trainer(
         **cfg.get("trainer", {}),
         logger=build_loggers(cfg.get("logger")),
