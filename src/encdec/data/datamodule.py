@@ -173,11 +173,8 @@ class TranslationDataModule(BucketedDataModule):
         limits = {"max_src_len": self.max_src_len, "copy_oov": self.copy_oov}
         if stage == "train":
             limits["max_tgt_len"] = self.max_tgt_len
-        settings = {k: v for k, v in limits.items() if v}  # unset: the key of earlier caches
-        if self.copy_oov:
-            settings["copy_oov"] = True
         key = fingerprint(
-            src + tgt, tokenizer=tok.to_str(), stage=stage, format=CACHE_FORMAT, **settings
+            src + tgt, tokenizer=tok.to_str(), stage=stage, format=CACHE_FORMAT, **limits
         )
         cache = self.cache_dir / "datasets" / f"{stage}-{key}.arrow"
         cache.parent.mkdir(parents=True, exist_ok=True)
