@@ -91,3 +91,19 @@ def test_wandb_mode_disabled_switches_wandb_off_cleanly(data_dir: Path, tmp_path
     run_dir = only(list((tmp_path / "outputs").glob("*/*")))
     assert not (run_dir / "wandb").exists()
     assert "val/bleu" in json.loads((run_dir / "metrics.json").read_text())
+
+
+def test_a_resumed_run_logs_to_the_same_wandb_run(data_dir: Path, tmp_path: Path) -> None:
+    """Continuing a run (same run_name) must not split its dashboard over two W&B runs."""
+    args = ["train.py", *CLI_SMALL, "run_name=continued", "test=false", "trainer.max_steps=-1"]
+    first = run([*args, "trainer.max_epochs=1"], data_dir, tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    second = run([*args, "trainer.max_epochs=2"], data_dir, tmp_path)
+    assert second.returncode == 0, second.stderr[-3000:]
+    wandb_dir = tmp_path / "outputs" / "continued" / "wandb"
+    runs = sorted(wandb_dir.glob("offline-run-*"))
+    assert len(runs) == 2, runs  # one folder per process...
+    run_ids = {r.name.rsplit("-", 1)[1] for r in runs}
+    assert len(run_ids) == 1, runs  # ...both the same W&B run, which `wandb sync` joins
+    assert f"W&B: continuing run {run_ids.pop()}" in second.stdout + second.stderr
+    assert "val/loss" in wandb_history_keys(runs[1])

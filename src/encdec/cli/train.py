@@ -29,6 +29,7 @@ from encdec.cli.common import (
     save_metrics,
 )
 from encdec.cli.embeddings import init_pretrained, resolve_embedding_dim
+from encdec.loggers import WandbLogger
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,20 @@ def name_sweep_job(cfg: DictConfig) -> None:
             cfg.logger.wandb.group = "sweep-" + "-".join(Path(hc.sweep.dir).parts[-2:])
         if cfg.logger.wandb.name is None:
             cfg.logger.wandb.name = hc.job.override_dirname or f"job{hc.job.num}"
+
+
+def continue_wandb_run(cfg: DictConfig, run_id: str | None) -> None:
+    """Log a resumed training to the W&B run it started in, not to a new one.
+
+    The run's id travels in the checkpoint; an id set on the command line (logger.wandb.id)
+    wins. Lightning's WandbLogger opens runs with resume="allow", so a known id is continued.
+    """
+    wandb_cfg = (cfg.get("logger") or {}).get("wandb")
+    if run_id is None or wandb_cfg is None or wandb_cfg.get("id"):
+        return
+    with open_dict(cfg):
+        wandb_cfg.id = run_id
+    log.info("W&B: continuing run %s", run_id)
 
 
 def print_metrics(metrics: dict[str, float], title: str) -> None:
@@ -104,6 +119,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         log.info(
             "Resuming from %s (epoch %d, step %d)", ckpt_path, ckpt["epoch"], ckpt["global_step"]
         )
+        continue_wandb_run(cfg, ckpt["encdec"].get("wandb_run_id"))
         del ckpt
     OmegaConf.save(resolved, output_dir / "config_resolved.yaml")
     datamodule.tokenizer.save(str(output_dir / "tokenizer.json"))
@@ -115,6 +131,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
     for lg in loggers:
         lg.log_hyperparams(resolved)
+        if isinstance(lg, WandbLogger):  # so that a resumed run continues this W&B run
+            task.checkpoint_extras["wandb_run_id"] = lg.version
 
     metrics: dict[str, Any] = {}
     try:
