@@ -14,7 +14,6 @@ from encdec.data.base import BucketedDataModule
 from encdec.data.batching import Batch, Collator, PairDataset
 from encdec.data.sources import DataError, ensure_files, read_parallel
 from encdec.data.tokenization import (
-    CACHE_FORMAT,
     cached_tokenizer,
     fingerprint,
     special_ids,
@@ -173,9 +172,7 @@ class TranslationDataModule(BucketedDataModule):
         limits = {"max_src_len": self.max_src_len, "copy_oov": self.copy_oov}
         if stage == "train":
             limits["max_tgt_len"] = self.max_tgt_len
-        key = fingerprint(
-            src + tgt, tokenizer=tok.to_str(), stage=stage, format=CACHE_FORMAT, **limits
-        )
+        key = fingerprint(src + tgt, tokenizer=tok.to_str(), stage=stage, **limits)
         cache = self.cache_dir / "datasets" / f"{stage}-{key}.arrow"
         cache.parent.mkdir(parents=True, exist_ok=True)
         unk, vocab = special_ids(tok)["unk"], tok.get_vocab_size()

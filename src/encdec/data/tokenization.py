@@ -145,8 +145,8 @@ CACHE_FORMAT = 2
 
 
 def fingerprint(texts: Iterable[str], **settings: object) -> str:
-    """A hash of the training text and the settings: equal inputs give an equal tokenizer."""
-    h = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+    """A hash of the texts, the settings and CACHE_FORMAT: the key of every cached artefact."""
+    h = hashlib.sha256(json.dumps({**settings, "format": CACHE_FORMAT}, sort_keys=True).encode())
     for text in texts:
         h.update(text.encode())
         h.update(b"\n")
@@ -178,7 +178,6 @@ def cached_tokenizer(
         kind=kind,
         vocab_size=vocab_size,
         min_frequency=min_frequency,
-        format=CACHE_FORMAT,
         **settings,
     )
     path = Path(cache_dir) / "tokenizers" / f"{kind}-{key}.json"
