@@ -7,6 +7,7 @@ from typing import Any
 
 import lightning as L
 import torch
+from datasets import disable_progress_bars
 from tokenizers import Tokenizer
 from torch.utils.data import DataLoader
 
@@ -17,9 +18,10 @@ from encdec.data.tokenization import special_ids
 class BucketedDataModule(L.LightningDataModule):
     """What the DataModules share: a tokenizer, encoded splits in `self.datasets` (each with
     `lengths()`), and loaders of length-bucketed batches under a token budget, sharded over ranks.
-    Subclasses define `_load_tokenizer()` and `collate_fn(stage)`.
+    Subclasses define `_load_tokenizer()`, `_encode(stage, tokenizer)` and `collate_fn(stage)`.
     """
 
+    splits: dict[str, str]
     datasets: dict[str, Any]
     max_tokens: int
     num_workers: int
@@ -28,8 +30,19 @@ class BucketedDataModule(L.LightningDataModule):
     def _load_tokenizer(self) -> Tokenizer:
         raise NotImplementedError
 
+    def _encode(self, stage: str, tok: Tokenizer) -> Any:
+        raise NotImplementedError
+
     def collate_fn(self, stage: str) -> Callable[[list], Any]:
         raise NotImplementedError
+
+    def setup(self, stage: str | None = None) -> None:
+        """Encode every split once (each subclass caches its encoding on disk)."""
+        disable_progress_bars()
+        tok = self._load_tokenizer()
+        for name in self.splits:
+            if name not in self.datasets:
+                self.datasets[name] = self._encode(name, tok)
 
     # -- vocabulary -----------------------------------------------------------------------------
     @property

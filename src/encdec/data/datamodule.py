@@ -159,13 +159,6 @@ class TranslationDataModule(BucketedDataModule):
             )
         return self.tokenizer
 
-    def setup(self, stage: str | None = None) -> None:
-        datasets.disable_progress_bars()
-        tok = self._load_tokenizer()
-        for name in self.splits:
-            if name not in self.datasets:
-                self.datasets[name] = self._encode(name, tok)
-
     def _encode(self, stage: str, tok: Tokenizer) -> PairDataset:
         """Tokenize one split once into a `datasets.Dataset` with id columns, cached as Arrow."""
         src, tgt = self.load_text(stage)

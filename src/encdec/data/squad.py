@@ -347,18 +347,6 @@ class SquadDataModule(BucketedDataModule):
             )
         return self.tokenizer
 
-    def setup(self, stage: str | None = None) -> None:
-        datasets.disable_progress_bars()
-        tok = self._load_tokenizer()
-        for name in self.splits:
-            same = [
-                n
-                for n in self.datasets
-                if self.splits[n] == self.splits[name] and n != "train" and name != "train"
-            ]  # test is the validation split by default (SQuAD's test set is hidden): encode once
-            if name not in self.datasets:
-                self.datasets[name] = self.datasets[same[0]] if same else self._encode(name, tok)
-
     def encode_settings(self, stage: str) -> dict[str, Any]:
         if stage == "train":
             return {
@@ -375,6 +363,9 @@ class SquadDataModule(BucketedDataModule):
 
     def _encode(self, stage: str, tok: Tokenizer) -> QADataset:
         """Encode one split once into Arrow columns, cached by content (raw data, vocabulary, settings)."""
+        for other, done in self.datasets.items():  # test is the validation split by default
+            if "train" not in (stage, other) and self.splits[other] == self.splits[stage]:
+                return done  # (SQuAD's test set is hidden): encode it once
         raw = self._split(stage)
         settings = self.encode_settings(stage)
         key = fingerprint([raw._fingerprint, tok.to_str()], stage=stage, **settings)
