@@ -118,6 +118,13 @@ def test_missing_files_name_the_fix(tmp_path: Path) -> None:
         dm.prepare_data()
 
 
+def test_rouge_stems_inflections_only_when_asked() -> None:
+    hyps, refs = ["The cats were running"], [["the cat runs"]]
+    # Stemmed: the, cat, were, run vs the, cat, run -> P 3/4, R 1, F1 6/7. Unstemmed only "the".
+    assert rouge_f1(hyps, refs, stemmer=True)["rouge1"] == pytest.approx(600 / 7, abs=1e-3)
+    assert rouge_f1(hyps, refs, stemmer=False)["rouge1"] == pytest.approx(200 / 7, abs=1e-3)
+
+
 def test_multi_reference_rouge_is_the_best_reference_per_example() -> None:
     hyps = ["the cat sat on the mat", "a dog ran home", "nothing in common"]
     refs = [

@@ -71,6 +71,9 @@ def test_train_writes_the_run_folder(trained: tuple[Path, dict, Path]) -> None:
     assert (run_dir / "tokenizer.json").is_file()
     assert (run_dir / "checkpoints" / "last.ckpt").is_file()
     assert best_checkpoint(run_dir).name.startswith("epoch00-step2-bleu")
+    # Every evaluation's hypotheses, one line per example (the test ran on one batch).
+    assert (run_dir / "predictions" / "val-epoch00.txt").is_file()
+    assert len((run_dir / "predictions" / "test.txt").read_text().splitlines()) > 1
     wandb_run = only(list((run_dir / "wandb").glob("offline-run-*")))
     # The sample-translation tables reached the (offline) W&B run.
     for stage in ("val", "test"):
@@ -95,6 +98,8 @@ def test_eval_reproduces_the_test_figures(trained: tuple[Path, dict, Path], data
     eval_metrics = json.loads((eval_dir / "metrics.json").read_text())
     assert eval_metrics["test/bleu"] == pytest.approx(metrics["test/bleu"], abs=1e-6)
     assert eval_metrics["test/loss"] == pytest.approx(metrics["test/loss"], rel=1e-5)
+    hyps = (eval_dir / "predictions" / "test.txt").read_text()
+    assert hyps == (run_dir / "predictions" / "test.txt").read_text()
 
 
 def test_predict_from_a_file_and_from_stdin(

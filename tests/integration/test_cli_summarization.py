@@ -41,3 +41,5 @@ def test_train_and_eval_summarization(data_dir: Path, tmp_path: Path) -> None:
     eval_metrics = json.loads((eval_dir / "metrics.json").read_text())
     for key in expected:
         assert eval_metrics[key] == pytest.approx(metrics[key], abs=1e-6)
+    summaries = (eval_dir / "predictions" / "test.txt").read_text().splitlines()
+    assert summaries == (run_dir / "predictions" / "test.txt").read_text().splitlines()

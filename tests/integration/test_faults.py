@@ -122,15 +122,20 @@ def test_extending_a_finished_run_matches_an_unbroken_run(
     assert {k: resumed[k] for k in COMPARED} == {k: straight[k] for k in COMPARED}
 
 
-def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(data_dir: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("sig", "status"), [(signal.SIGINT, 1), (signal.SIGTERM, 143)], ids=["ctrl-c", "sigterm"]
+)
+def test_an_interrupt_saves_a_checkpoint_and_exits_cleanly(
+    sig: signal.Signals, status: int, data_dir: Path, tmp_path: Path
+) -> None:
     args = [*TINY, "run_name=interrupted", "callbacks.step_checkpoint.every_n_train_steps=2"]
     run_dir = tmp_path / "outputs" / "interrupted"
     last = run_dir / "checkpoints" / "last.ckpt"
     proc = start(args, data_dir, tmp_path)
     wait_for(last, proc)  # training is under way
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     output, _ = proc.communicate(timeout=120)
-    assert proc.returncode == 1, output[-3000:]
+    assert proc.returncode == status, output[-3000:]
     assert "Traceback" not in output
     assert "Interrupted at step" in output and str(last) in output
     step = int(output.split("Interrupted at step ")[1].split(":")[0])

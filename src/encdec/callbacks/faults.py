@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.trainer.states import TrainerFn
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 log = logging.getLogger(__name__)
 
@@ -93,9 +94,11 @@ class StopOnNonFiniteLoss(L.Callback):
 
 
 class InterruptCheckpoint(L.Callback):
-    """On Ctrl-C (KeyboardInterrupt) during training, save a checkpoint that resume=auto picks up.
+    """On Ctrl-C or SIGTERM during training, save a checkpoint that resume=auto picks up.
 
-    Lightning catches the interrupt, calls `on_exception`, and exits with status 1 and no
+    Lightning catches Ctrl-C (KeyboardInterrupt) and exits with status 1; on SIGTERM (what job
+    schedulers and `kill` send) it finishes the current batch and raises SIGTERMException, which
+    `run_friendly` turns into status 143. Both pass through `on_exception` first, with no
     traceback. Lightning's own OnExceptionCheckpoint deletes its file at teardown, hence this one.
     """
 
@@ -105,7 +108,8 @@ class InterruptCheckpoint(L.Callback):
     def on_exception(
         self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
     ) -> None:
-        if not isinstance(exception, KeyboardInterrupt) or trainer.state.fn != TrainerFn.FITTING:
+        interrupted = isinstance(exception, (KeyboardInterrupt, SIGTERMException))
+        if not interrupted or trainer.state.fn != TrainerFn.FITTING:
             return
         trainer.save_checkpoint(self.path)
         log.warning(

@@ -13,6 +13,7 @@ from typing import Any
 
 import lightning as L
 from hydra.utils import instantiate
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,8 @@ def run_friendly(fn: Callable[[], Any]) -> Any:
     except KeyboardInterrupt:  # outside training (Lightning handles it there)
         log.error("Interrupted.")
         sys.exit(130)
+    except SIGTERMException:  # training stopped by SIGTERM; InterruptCheckpoint saved it
+        sys.exit(143)
 
 
 def save_metrics(metrics: dict[str, float], path: Path) -> None:

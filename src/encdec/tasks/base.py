@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -45,6 +46,14 @@ class Task(L.LightningModule):
                 "interval": self.hparams.scheduler_interval,
             },
         }
+
+    def prediction_path(self, stage: str, suffix: str) -> Path:
+        """Where an evaluation's predictions go: `<run>/predictions/<stage>[-epochNN]<suffix>`
+        (validation files carry the epoch, so every epoch's outputs stay comparable)."""
+        name = f"{stage}-epoch{self.current_epoch:02d}" if stage == "val" else stage
+        path = Path(self.trainer.default_root_dir) / "predictions" / f"{name}{suffix}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """The checkpoint carries the resolved config and the tokenizer: eval/predict need no run folder."""

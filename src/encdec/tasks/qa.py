@@ -127,9 +127,7 @@ class QATask(Task):
 
     def write_predictions(self, stage: str, predictions: dict[str, str]) -> Path:
         """The official SQuAD prediction file, `{question id: answer text}`."""
-        name = f"{stage}-epoch{self.current_epoch:02d}" if stage == "val" else stage
-        path = Path(self.trainer.default_root_dir) / "predictions" / f"{name}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path = self.prediction_path(stage, ".json")
         path.write_text(json.dumps(predictions, ensure_ascii=False, indent=0) + "\n")
         return path
 

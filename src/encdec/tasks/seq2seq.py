@@ -23,13 +23,17 @@ METRICS = ("bleu", "rouge")
 ROUGE_KEYS = ("rouge1", "rouge2", "rougeL")
 
 
-def rouge_f1(hyps: list[str], refs: list[list[str]]) -> dict[str, float]:
+def rouge_f1(hyps: list[str], refs: list[list[str]], stemmer: bool = True) -> dict[str, float]:
     """ROUGE-1/2/L F1 x 100 (torchmetrics); with several references per example, each metric
     takes the best reference of each example (accumulate="best"), as multi-reference ROUGE does.
+
+    `stemmer` applies the Porter stemmer to words of 4+ letters, as rouge-score's
+    use_stemmer=True and ROUGE-1.5.5's -m: the setting of DialogSum's published baseline and of
+    most summarization papers, so figures are comparable with theirs.
     """
     from torchmetrics.functional.text import rouge_score
 
-    scores = rouge_score(hyps, refs, accumulate="best", rouge_keys=ROUGE_KEYS)
+    scores = rouge_score(hyps, refs, accumulate="best", rouge_keys=ROUGE_KEYS, use_stemmer=stemmer)
     return {key: 100.0 * float(scores[f"{key}_fmeasure"]) for key in ROUGE_KEYS}
 
 
@@ -39,7 +43,9 @@ class Seq2SeqTask(Task):
     `optimizer` and `scheduler` are factories (Hydra `_partial_`), so the config picks them.
     Validation decodes with `val_beam_size` (greedy by default, for speed); test uses `beam_size`.
     `metric` is "bleu" (sacreBLEU) or "rouge" (ROUGE-1/2/L F1 against the first reference, and
-    `*_multi` against all references where the split has several).
+    `*_multi` against all references where the split has several; `rouge_stemmer` as in
+    `rouge_f1`). Every evaluation writes its hypotheses, one per line in split order, to
+    `<run>/predictions/` (see `Task.prediction_path`), for sacrebleu / rouge tools and for reading.
     With a copying network (`net.copy`) the net returns log-probabilities of its mixture and the
     loss is their NLL; otherwise the fused cross-entropy on logits. With `net.coverage`, training
     adds `coverage_loss_weight` x the coverage loss (logged as train/coverage_loss).
@@ -65,6 +71,7 @@ class Seq2SeqTask(Task):
         coverage_loss_weight: float = 1.0,
         min_length: int = 0,
         no_repeat_ngram_size: int = 0,
+        rouge_stemmer: bool = True,
     ) -> None:
         super().__init__(net, tokenizer, optimizer, scheduler)
         if metric not in METRICS:
@@ -216,11 +223,12 @@ class Seq2SeqTask(Task):
         loss = sum(o[3] for o in outputs) / max(sum(o[4] for o in outputs), 1)
         # Every rank holds the same figures; sync_dist averages equal values (no change).
         if self.hparams.get("metric", "bleu") == "rouge":
-            for key, value in rouge_f1(hyps, [[r] for r in refs]).items():
+            stem = self.hparams.get("rouge_stemmer", True)
+            for key, value in rouge_f1(hyps, [[r] for r in refs], stem).items():
                 self.log(f"{stage}/{key}", value, prog_bar=key == "rouge1", sync_dist=True)
             all_refs = [o[5] for o in outputs]
             if any(len(r) > 1 for r in all_refs):
-                for key, value in rouge_f1(hyps, all_refs).items():
+                for key, value in rouge_f1(hyps, all_refs, stem).items():
                     self.log(f"{stage}/{key}_multi", value, sync_dist=True)
         else:
             self.log(
@@ -232,6 +240,10 @@ class Seq2SeqTask(Task):
         self.log(f"{stage}/loss", loss, sync_dist=True)
         self.log(f"{stage}/ppl", math.exp(min(loss, 50.0)), sync_dist=True)
         self.samples = [list(o[:3]) for o in outputs[: self.hparams.num_samples]]
+        if not self.trainer.sanity_checking and self.trainer.is_global_zero:
+            # One line per example: a summary's line breaks become spaces.
+            lines = "".join(" ".join(h.split("\n")) + "\n" for h in hyps)
+            self.prediction_path(stage, ".txt").write_text(lines, encoding="utf-8")
 
     def on_validation_epoch_end(self) -> None:
         self._eval_epoch_end("val")
