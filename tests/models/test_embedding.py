@@ -21,7 +21,7 @@ from encdec.models.embedding import (
     load_pretrained,
     sniff_format,
 )
-from tests.helpers import SMALL, compose_train
+from tests.helpers import QA_SMALL, SMALL, compose_train
 from tests.integration.test_cli import run
 
 DIM = 24
@@ -101,7 +101,8 @@ def test_not_a_vectors_file_is_a_clear_error(tmp_path: Path) -> None:
 
 def embedding_weight(ckpt_path: Path) -> torch.Tensor:
     state = torch.load(ckpt_path, weights_only=False)["state_dict"]
-    (key,) = [k for k in state if k in ("net.encoder.embedding.weight", "net.src_embedding.weight")]
+    names = ("net.encoder.embedding.weight", "net.src_embedding.weight", "net.embedding.weight")
+    (key,) = [k for k in state if k in names]
     return state[key]
 
 
@@ -141,6 +142,25 @@ def test_training_keeps_frozen_embeddings_and_changes_trainable_ones(
         assert same.all()
     else:
         assert (~same).sum() > 10  # the rows of the tokens in the two batches moved
+
+
+def test_the_qa_reader_starts_from_the_vectors(
+    vectors, tmp_path: Path, data_dir: Path, monkeypatch
+) -> None:
+    """task=qa: the reader's one word embedding (SQuAD's lower-cased words) takes the file's
+    vectors, and frozen it stays so through two optimizer steps."""
+    monkeypatch.setenv("ENCDEC_DATA_DIR", str(data_dir))
+    kv, folder = vectors
+    overrides = ["model.embedding_dim=null", f"model.embedding.pretrained={folder / 'glove.txt'}"]
+    cfg = compose_train(
+        [*QA_SMALL, *overrides, "model.embedding.freeze=true", "test=false"], tmp_path
+    )
+    train(cfg)
+    weight = embedding_weight(tmp_path / "checkpoints" / "last.ckpt")
+    vocab = Tokenizer.from_file(str(tmp_path / "tokenizer.json")).get_vocab()
+    rows = {i: w for t, i in vocab.items() if (w := first_known(t, kv)) is not None}
+    assert len(rows) > 20  # English words that the SQuAD slice and Multi30k share
+    assert (weight[list(rows)] == torch.stack([torch.tensor(kv[w]) for w in rows.values()])).all()
 
 
 def first_known(token: str, kv) -> str | None:

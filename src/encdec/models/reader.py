@@ -20,11 +20,16 @@ import torch
 from torch import nn
 
 from encdec.models.attention import Attention
+from encdec.models.embedding import EmbeddingInit, set_frozen
 from encdec.models.encoder import Encoder
 
 
 class DocumentReader(nn.Module):
-    """Passage + question -> start and end scores (B, P) over passage tokens (-inf at padding)."""
+    """Passage + question -> start and end scores (B, P) over passage tokens (-inf at padding).
+
+    `embedding` says whether the word embedding is frozen (pretrained vectors such as DrQA's
+    GloVe are loaded by `encdec.models.embedding.load_pretrained`, which needs the vocabulary).
+    """
 
     def __init__(
         self,
@@ -38,6 +43,7 @@ class DocumentReader(nn.Module):
         dropout: float = 0.3,
         num_features: int = 2,
         attention: Callable[..., Attention] | None = None,
+        embedding: EmbeddingInit | None = None,
     ) -> None:
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_id)
@@ -64,6 +70,11 @@ class DocumentReader(nn.Module):
         self.question_pool = nn.Linear(dim, 1)  # self-attention score of each question token
         self.start_scorer = nn.Linear(dim, dim, bias=False)  # W_s of p_i^T W_s q
         self.end_scorer = nn.Linear(dim, dim, bias=False)  # W_e of p_i^T W_e q
+        set_frozen(self.embeddings(), (embedding or EmbeddingInit()).freeze)
+
+    def embeddings(self) -> list[nn.Embedding]:
+        """The word embedding matrix (question and passage share it)."""
+        return [self.embedding]
 
     def forward(
         self,
