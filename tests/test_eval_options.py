@@ -24,6 +24,17 @@ def test_beam_size_on_the_command_line_wins_for_every_split() -> None:
     assert (hparams.beam_size, hparams.val_beam_size, hparams.length_penalty) == (1, 1, 1.0)
 
 
+def test_summary_options_override_only_when_given() -> None:
+    hparams = AttributeDict(saved(), min_length=10, no_repeat_ngram_size=3, rouge_stemmer=True)
+    given = {"min_length": 5, "no_repeat_ngram_size": None, "rouge_stemmer": False}
+    apply_decoding_options(hparams, OmegaConf.create({"beam_size": None, **given}))
+    assert (hparams.min_length, hparams.no_repeat_ngram_size, hparams.rouge_stemmer) == (
+        5,
+        3,
+        False,
+    )
+
+
 def test_a_task_without_beam_search_is_left_alone() -> None:
     hparams = AttributeDict(max_answer_len=15)  # the QA reader's options
     apply_decoding_options(hparams, OmegaConf.create({"beam_size": None, "length_penalty": None}))

@@ -25,11 +25,16 @@ from encdec.cli.train import print_metrics
 log = logging.getLogger(__name__)
 
 
+#: eval.py options that override the checkpoint's task options of the same name when not null.
+OVERRIDES = ("beam_size", "length_penalty", "min_length", "no_repeat_ngram_size", "rouge_stemmer")
+
+
 def apply_decoding_options(hparams: MutableMapping[str, Any], cfg: DictConfig) -> None:
-    """Override the checkpoint's decoding options with eval.py's (null keeps them). Any split is
-    decoded as the test is: split=val uses `beam_size` too, not training's (greedy) val_beam_size,
-    so that length penalties and checkpoints can be chosen on val with the test's beam."""
-    for option in ("beam_size", "length_penalty"):
+    """Override the checkpoint's decoding and scoring options with eval.py's (null keeps them).
+    Any split is decoded as the test is: split=val uses `beam_size` too, not training's (greedy)
+    val_beam_size, so that length penalties and checkpoints can be chosen on val with the test's
+    beam."""
+    for option in OVERRIDES:
         if cfg.get(option) is not None:
             hparams[option] = cfg[option]
     if "val_beam_size" in hparams:
