@@ -47,13 +47,16 @@ class Task(L.LightningModule):
             },
         }
 
-    def prediction_path(self, stage: str, suffix: str) -> Path:
-        """Where an evaluation's predictions go: `<run>/predictions/<stage>[-epochNN]<suffix>`
-        (validation files carry the epoch, so every epoch's outputs stay comparable)."""
+    def write_predictions(self, stage: str, suffix: str, text: str) -> None:
+        """Save an evaluation's predictions as `<run>/predictions/<stage>[-epochNN]<suffix>`
+        (validation files carry the epoch, so every epoch's outputs stay comparable); once, on
+        rank 0, and not for the sanity check's few batches."""
+        if self.trainer.sanity_checking or not self.trainer.is_global_zero:
+            return
         name = f"{stage}-epoch{self.current_epoch:02d}" if stage == "val" else stage
         path = Path(self.trainer.default_root_dir) / "predictions" / f"{name}{suffix}"
         path.parent.mkdir(parents=True, exist_ok=True)
-        return path
+        path.write_text(text, encoding="utf-8")
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """The checkpoint carries the resolved config and the tokenizer: eval/predict need no run folder."""

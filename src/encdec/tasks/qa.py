@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -122,14 +121,11 @@ class QATask(Task):
             [question, answer, " | ".join(refs["text"])]
             for _, question, answer, refs in outputs[: self.hparams.num_samples]
         ]
-        if not self.trainer.sanity_checking and self.trainer.is_global_zero:
-            self.write_predictions(stage, {qid: answer for qid, _, answer, _ in outputs})
-
-    def write_predictions(self, stage: str, predictions: dict[str, str]) -> Path:
-        """The official SQuAD prediction file, `{question id: answer text}`."""
-        path = self.prediction_path(stage, ".json")
-        path.write_text(json.dumps(predictions, ensure_ascii=False, indent=0) + "\n")
-        return path
+        # The official SQuAD prediction file, {question id: answer text}.
+        predictions = {qid: answer for qid, _, answer, _ in outputs}
+        self.write_predictions(
+            stage, ".json", json.dumps(predictions, ensure_ascii=False, indent=0) + "\n"
+        )
 
     def on_validation_epoch_end(self) -> None:
         self._eval_epoch_end("val")

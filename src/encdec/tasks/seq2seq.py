@@ -45,7 +45,7 @@ class Seq2SeqTask(Task):
     `metric` is "bleu" (sacreBLEU) or "rouge" (ROUGE-1/2/L F1 against the first reference, and
     `*_multi` against all references where the split has several; `rouge_stemmer` as in
     `rouge_f1`). Every evaluation writes its hypotheses, one per line in split order, to
-    `<run>/predictions/` (see `Task.prediction_path`), for sacrebleu / rouge tools and for reading.
+    `<run>/predictions/` (see `Task.write_predictions`), for sacrebleu / rouge tools and for reading.
     With a copying network (`net.copy`) the net returns log-probabilities of its mixture and the
     loss is their NLL; otherwise the fused cross-entropy on logits. With `net.coverage`, training
     adds `coverage_loss_weight` x the coverage loss (logged as train/coverage_loss).
@@ -240,10 +240,8 @@ class Seq2SeqTask(Task):
         self.log(f"{stage}/loss", loss, sync_dist=True)
         self.log(f"{stage}/ppl", math.exp(min(loss, 50.0)), sync_dist=True)
         self.samples = [list(o[:3]) for o in outputs[: self.hparams.num_samples]]
-        if not self.trainer.sanity_checking and self.trainer.is_global_zero:
-            # One line per example: a summary's line breaks become spaces.
-            lines = "".join(" ".join(h.split("\n")) + "\n" for h in hyps)
-            self.prediction_path(stage, ".txt").write_text(lines, encoding="utf-8")
+        # One line per example: a summary's line breaks become spaces.
+        self.write_predictions(stage, ".txt", "".join(h.replace("\n", " ") + "\n" for h in hyps))
 
     def on_validation_epoch_end(self) -> None:
         self._eval_epoch_end("val")
