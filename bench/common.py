@@ -39,15 +39,26 @@ def build(cfg: DictConfig, stage: str):
     return task, datamodule
 
 
-def matmul_ceiling(dtype: torch.dtype = torch.float32, repeats: int = 10) -> float:
-    """GFLOP/s of a large GEMM (the output projection's shape) with the current thread count."""
-    a, b = torch.randn(4096, 512, dtype=dtype), torch.randn(512, 8000, dtype=dtype)
+def matmul_ceiling(dtype: torch.dtype = torch.float32, device: str = "cpu") -> float:
+    """GFLOP/s of a large GEMM (the output projection's shape) with the current thread count, or
+    on the GPU (more repeats: one product takes well under a millisecond there)."""
+    a = torch.randn(4096, 512, dtype=dtype, device=device)
+    b = torch.randn(512, 8000, dtype=dtype, device=device)
+    repeats = 10 if device == "cpu" else 200
     for _ in range(3):
         a @ b
+    sync(device)
     start = time.perf_counter()
     for _ in range(repeats):
         a @ b
+    sync(device)
     return 2 * 4096 * 512 * 8000 * repeats / (time.perf_counter() - start) / 1e9
+
+
+def sync(device: str) -> None:
+    """Wait for queued GPU work, so wall-clock timings cover it."""
+    if device != "cpu":
+        torch.cuda.synchronize()
 
 
 def peak_rss_gb() -> float:

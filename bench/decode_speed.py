@@ -1,6 +1,6 @@
 """Decoding speed on test_2016_flickr (1,000 sentences): beam 5 and greedy, 1 and 2 threads.
 
-    python bench/decode_speed.py --ckpt .cache/bench/reference.ckpt
+    python bench/decode_speed.py --ckpt .cache/bench/reference.ckpt [--device cuda]
 
 The checkpoint should be a trained model (`make bench` trains the reference model for a few
 epochs first): an untrained one runs every hypothesis to the length limit, which is not what a
@@ -15,6 +15,7 @@ import os
 import time
 
 import torch
+from lightning.fabric.utilities.apply_func import move_data_to_device
 
 from encdec.cli.common import load_checkpoint
 from encdec.data.batching import Batch
@@ -31,20 +32,24 @@ def main() -> None:
     p.add_argument("--ckpt", required=True)
     p.add_argument("--threads", default="1,2")
     p.add_argument("--check", type=int, default=100, help="sentences compared one by one")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (then --threads is ignored)")
     args = p.parse_args()
     task, datamodule, _ = load_checkpoint(args.ckpt, data_dir=os.environ.get("ENCDEC_DATA_DIR"))
     datamodule.setup("test")
-    batches = list(datamodule.test_dataloader())
+    batches = move_data_to_device(list(datamodule.test_dataloader()), args.device)
     n = sum(len(b) for b in batches)
-    task.eval()
+    task.eval().to(args.device)
+    on_cpu = args.device == "cpu"
     with torch.inference_mode():
-        for threads in map(int, args.threads.split(",")):
-            torch.set_num_threads(threads)
+        for threads in map(int, args.threads.split(",")) if on_cpu else [0]:
+            if on_cpu:
+                torch.set_num_threads(threads)
+            where = f"{threads} thread(s)" if on_cpu else torch.cuda.get_device_name()
             for beam in (5, 1):
                 decode_all(task, batches[:1], beam)  # warm-up
                 seconds, tokens = decode_all(task, batches, beam)
                 print(
-                    f"decode test_2016_flickr ({n} sentences), beam {beam}, {threads} thread(s): "
+                    f"decode test_2016_flickr ({n} sentences), beam {beam}, {where}: "
                     f"{seconds:.2f} s = {n / seconds:,.0f} sentences/s"
                 )
         for beam in (5, 1):
@@ -60,7 +65,8 @@ def main() -> None:
             batched = [h.tokens for b in batches for h in task.decode(b, beam)][: len(single)]
             same = sum(a == b for a, b in zip(single, batched, strict=True))
             print(f"beam {beam}: batched == one-by-one on {same}/{len(single)} sentences")
-    print(f"command: python bench/decode_speed.py --ckpt {args.ckpt} --threads {args.threads}")
+    where = f"--threads {args.threads}" if on_cpu else f"--device {args.device}"
+    print(f"command: python bench/decode_speed.py --ckpt {args.ckpt} {where}")
 
 
 if __name__ == "__main__":

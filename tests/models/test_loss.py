@@ -9,12 +9,16 @@ import torch.nn.functional as F
 from encdec.models.loss import smoothed_cross_entropy
 from tests.models.test_seq2seq import VOCAB, make_model, toy_batch
 
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)]
 
+
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("eps", [0.0, 0.1])
-def test_fused_cross_entropy_equals_torch(eps: float) -> None:
+def test_fused_cross_entropy_equals_torch(eps: float, device: str) -> None:
+    """On the GPU too: its hand-written backward once built a tensor on the CPU there."""
     torch.manual_seed(0)
-    logits = (3 * torch.randn(50, 40)).requires_grad_()
-    target = torch.randint(0, 40, (50,))
+    logits = (3 * torch.randn(50, 40, device=device)).requires_grad_()
+    target = torch.randint(0, 40, (50,), device=device)
     expected = F.cross_entropy(logits, target, label_smoothing=eps, reduction="sum")
     (expected_grad,) = torch.autograd.grad(expected, logits)
     loss = smoothed_cross_entropy(logits, target, eps)

@@ -35,7 +35,7 @@ class _SmoothedCrossEntropy(torch.autograd.Function):
         log_probs, target = ctx.saved_tensors
         grad = log_probs.exp_()  # softmax, in place: the log-probabilities are not needed again
         index = target.unsqueeze(1)
-        grad.scatter_add_(1, index, torch.full(index.shape, ctx.eps - 1.0, dtype=grad.dtype))
+        grad.scatter_add_(1, index, grad.new_full(index.shape, ctx.eps - 1.0))
         if ctx.eps:
             grad.sub_(ctx.eps / grad.size(1))
         return grad.mul_(grad_loss).to(ctx.dtype), None, None
