@@ -7,6 +7,7 @@ from pathlib import Path
 
 import lightning as L
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
@@ -38,6 +39,23 @@ def test_groups_have_the_documented_options() -> None:
     assert {"cpu", "gpu", "ddp", "ddp_cpu", "multinode"} <= set(options("hardware"))
     assert options("logger") == ["csv", "none", "tensorboard", "wandb"]
     assert options("debug") == ["fast_dev_run", "limit", "overfit"]
+    assert options("scheduler") == ["cosine", "none", "plateau"]
+
+
+@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("scheduler", options("scheduler"))
+def test_scheduler_options_build(task: str, scheduler: str) -> None:
+    """Every task takes every schedule; cosine spans the run's epochs."""
+    cfg = compose_train([f"task={task}", f"scheduler={scheduler}", "trainer.max_epochs=7"])
+    if scheduler == "none":
+        assert cfg.task.scheduler is None
+        return
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    built = instantiate(cfg.task.scheduler)(optimizer=optimizer)
+    expected = {"plateau": "ReduceLROnPlateau", "cosine": "CosineAnnealingLR"}[scheduler]
+    assert type(built).__name__ == expected
+    if scheduler == "cosine":
+        assert built.T_max == 7
 
 
 @pytest.mark.parametrize(
