@@ -3,7 +3,7 @@ PYTHON ?= python
 TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX ?=
 
-.PHONY: install test test-slow lint format train bench clean
+.PHONY: install test test-slow lint format train bench bench-gpu clean
 
 install:  ## install torch, then encdec with its dev tools (editable)
 	$(PYTHON) -m pip install $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH_SPEC)"
@@ -18,14 +18,23 @@ test-slow:  ## only the slow checks (real training to a quality bar)
 # The benchmark (README "Performance"): training throughput (fp32 at 1 and 2 threads, bf16-mixed),
 # then decoding speed with a trained reference model (trained once, ~15 min, then reused).
 BENCH_CKPT ?= .cache/bench/reference.ckpt
+BENCH_HARDWARE ?= cpu
 bench: $(BENCH_CKPT)
 	$(PYTHON) bench/train_throughput.py --threads 1,2
 	$(PYTHON) bench/train_throughput.py --threads 2 trainer.precision=bf16-mixed
 	$(PYTHON) bench/decode_speed.py --ckpt $(BENCH_CKPT)
 
+# The same on one CUDA GPU (README "Performance", "On a GPU"); the reference model trains there too.
+bench-gpu: BENCH_HARDWARE = gpu
+bench-gpu: $(BENCH_CKPT)
+	$(PYTHON) bench/train_throughput.py --accelerator gpu --steps 300 --warmup 20 --window 20
+	$(PYTHON) bench/train_throughput.py --accelerator gpu --steps 300 --warmup 20 --window 20 \
+		trainer.precision=bf16-mixed
+	$(PYTHON) bench/decode_speed.py --ckpt $(BENCH_CKPT) --device cuda
+
 .cache/bench/reference.ckpt:
-	$(PYTHON) train.py experiment=bench_reference trainer.max_epochs=4 test=false logger=none \
-		hydra.run.dir=.cache/bench/reference_run
+	$(PYTHON) train.py experiment=bench_reference hardware=$(BENCH_HARDWARE) trainer.max_epochs=4 \
+		test=false logger=none hydra.run.dir=.cache/bench/reference_run
 	cp .cache/bench/reference_run/checkpoints/last.ckpt $@
 
 lint:
