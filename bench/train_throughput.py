@@ -49,12 +49,10 @@ def worker(
     import lightning as L
     import torch
     from common import build, compose_reference, matmul_ceiling, peak_rss_gb
-    from omegaconf import open_dict
 
     torch.set_num_threads(threads)
-    cfg = compose_reference(overrides)
-    with open_dict(cfg):
-        cfg.task.scheduler = None  # no validation here, so nothing for a plateau schedule to watch
+    # No validation runs here, so a plateau schedule would have no metric to watch.
+    cfg = compose_reference(["scheduler=none", *overrides])
     L.seed_everything(cfg.seed)
     task, datamodule = build(cfg, "fit")
     timer = StepTimer(datamodule.special_ids["pad"], task.net, LAUNCHED)

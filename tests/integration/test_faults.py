@@ -39,10 +39,13 @@ COMPARED = ("train/loss", "val/loss", "val/ppl", "val/bleu", "test/loss", "test/
 
 
 def start(args: list[str], data_dir: Path, log_dir: Path) -> subprocess.Popen:
-    """`python train.py <args>` in the background, as `run` would start it."""
+    """`python train.py <args>` in the background, as `run` would start it. Ctrl-C is restored
+    to its default for the child: a test suite started in the background of a non-interactive
+    shell (`make test &`) inherits SIGINT ignored, and Python then never raises KeyboardInterrupt."""
     env = {**os.environ, "ENCDEC_DATA_DIR": str(data_dir), "WANDB_MODE": "offline"}
     return subprocess.Popen(
-        [sys.executable, "train.py", *args, f"paths.log_dir={log_dir}"]
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        args=[sys.executable, "train.py", *args, f"paths.log_dir={log_dir}"]
         + [f"paths.cache_dir={ROOT / '.cache'}"],
         cwd=ROOT,
         env=env,
