@@ -40,11 +40,12 @@ def main() -> None:
     n = sum(len(b) for b in batches)
     task.eval().to(args.device)
     on_cpu = args.device == "cpu"
+    thread_counts = [int(t) for t in args.threads.split(",")] if on_cpu else [None]
     with torch.inference_mode():
-        for threads in map(int, args.threads.split(",")) if on_cpu else [0]:
-            if on_cpu:
+        for threads in thread_counts:  # None: on the GPU, where CPU threads do not matter
+            if threads:
                 torch.set_num_threads(threads)
-            where = f"{threads} thread(s)" if on_cpu else torch.cuda.get_device_name()
+            where = f"{threads} thread(s)" if threads else torch.cuda.get_device_name()
             for beam in (5, 1):
                 decode_all(task, batches[:1], beam)  # warm-up
                 seconds, tokens = decode_all(task, batches, beam)
