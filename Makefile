@@ -22,7 +22,7 @@ BENCH_HARDWARE ?= cpu
 bench: $(BENCH_CKPT)
 	$(PYTHON) bench/train_throughput.py --threads 1,2
 	$(PYTHON) bench/train_throughput.py --threads 2 trainer.precision=bf16-mixed
-	$(PYTHON) bench/decode_speed.py --ckpt $(BENCH_CKPT)
+	$(PYTHON) bench/decode_speed.py --ckpt $(BENCH_CKPT) --precision fp32,bf16
 
 # The same on one CUDA GPU (README "Performance", "On a GPU"); the reference model trains there too.
 bench-gpu: BENCH_HARDWARE = gpu
@@ -31,7 +31,7 @@ GPU_THROUGHPUT = --accelerator gpu --steps 300 --warmup 20 --window 20
 bench-gpu: $(BENCH_CKPT)
 	$(PYTHON) bench/train_throughput.py $(GPU_THROUGHPUT)
 	$(PYTHON) bench/train_throughput.py $(GPU_THROUGHPUT) trainer.precision=bf16-mixed
-	$(PYTHON) bench/decode_speed.py --ckpt $(BENCH_CKPT) --device cuda
+	$(PYTHON) bench/decode_speed.py --ckpt $(BENCH_CKPT) --device cuda --precision fp32,bf16
 
 .cache/bench/reference.ckpt:
 	$(PYTHON) train.py experiment=bench_reference hardware=$(BENCH_HARDWARE) trainer.max_epochs=4 \

@@ -1,6 +1,10 @@
 """Decoding speed on test_2016_flickr (1,000 sentences): beam 5 and greedy, 1 and 2 threads.
 
-    python bench/decode_speed.py --ckpt .cache/bench/reference.ckpt [--device cuda]
+    python bench/decode_speed.py --ckpt .cache/bench/reference.ckpt [--device cuda] [--precision fp32,bf16]
+
+fp32 is the reference; bf16 (autocast, as eval.py's trainer.precision=bf16-mixed decodes) is an
+option that changes the arithmetic, so its outputs can differ from fp32's: eval.py measures what
+that does to BLEU.
 
 The checkpoint should be a trained model (`make bench` trains the reference model for a few
 epochs first): an untrained one runs every hypothesis to the length limit, which is not what a
@@ -21,10 +25,27 @@ from encdec.cli.common import load_checkpoint
 from encdec.data.batching import Batch
 
 
-def decode_all(task, batches: list[Batch], beam: int) -> tuple[float, list[list[int]]]:
+def decode_all(task, batches: list[Batch], beam: int) -> float:
+    """Seconds to decode every batch."""
     start = time.perf_counter()
-    tokens = [h.tokens for b in batches for h in task.decode(b, beam)]
-    return time.perf_counter() - start, tokens
+    for b in batches:
+        task.decode(b, beam)
+    return time.perf_counter() - start
+
+
+def check_one_by_one(task, batches: list[Batch], beam: int, limit: int) -> tuple[int, int]:
+    """Decode the first `limit` sentences one at a time; how many equal the batched output."""
+    single = []
+    for b in batches:
+        for i in range(len(b)):
+            if len(single) < limit:
+                length = int(b.src_lengths[i])
+                src = b.src[i : i + 1, :length]
+                one = Batch(src, b.src_lengths[i : i + 1], b.tgt_in[:0], b.tgt_out[:0],
+                            b.ids[i : i + 1], [b.src_text[i]], [b.tgt_text[i]])  # fmt: skip
+                single.append(task.decode(one, beam)[0].tokens)
+    batched = [h.tokens for b in batches for h in task.decode(b, beam)][: len(single)]
+    return sum(a == b for a, b in zip(single, batched, strict=True)), len(single)
 
 
 def main() -> None:
@@ -33,6 +54,7 @@ def main() -> None:
     p.add_argument("--threads", default="1,2")
     p.add_argument("--check", type=int, default=100, help="sentences compared one by one")
     p.add_argument("--device", default="cpu", help="cpu or cuda (then --threads is ignored)")
+    p.add_argument("--precision", default="fp32", help="fp32, bf16 or both: fp32,bf16")
     args = p.parse_args()
     task, datamodule, _ = load_checkpoint(args.ckpt, data_dir=os.environ.get("ENCDEC_DATA_DIR"))
     datamodule.setup("test")
@@ -41,33 +63,32 @@ def main() -> None:
     task.eval().to(args.device)
     on_cpu = args.device == "cpu"
     thread_counts = [int(t) for t in args.threads.split(",")] if on_cpu else [None]
-    with torch.inference_mode():
-        for threads in thread_counts:  # None: on the GPU, where CPU threads do not matter
-            if threads:
-                torch.set_num_threads(threads)
-            where = f"{threads} thread(s)" if threads else torch.cuda.get_device_name()
+    for precision in args.precision.split(","):
+        if precision not in ("fp32", "bf16"):
+            raise SystemExit(f"--precision takes fp32 and/or bf16, got {precision!r}.")
+        autocast = torch.autocast(args.device, torch.bfloat16, enabled=precision == "bf16")
+        with torch.inference_mode(), autocast:
+            for threads in thread_counts:  # None: on the GPU, where CPU threads do not matter
+                if threads:
+                    torch.set_num_threads(threads)
+                where = f"{threads} thread(s)" if threads else torch.cuda.get_device_name()
+                for beam in (5, 1):
+                    decode_all(task, batches[:1], beam)  # warm-up
+                    seconds = decode_all(task, batches, beam)
+                    print(
+                        f"decode test_2016_flickr ({n} sentences), {precision}, beam {beam}, "
+                        f"{where}: {seconds:.2f} s = {n / seconds:,.0f} sentences/s"
+                    )
             for beam in (5, 1):
-                decode_all(task, batches[:1], beam)  # warm-up
-                seconds, tokens = decode_all(task, batches, beam)
+                same, checked = check_one_by_one(task, batches, beam, args.check)
                 print(
-                    f"decode test_2016_flickr ({n} sentences), beam {beam}, {where}: "
-                    f"{seconds:.2f} s = {n / seconds:,.0f} sentences/s"
+                    f"{precision}, beam {beam}: batched == one-by-one on {same}/{checked} sentences"
                 )
-        for beam in (5, 1):
-            single = []
-            for b in batches:
-                for i in range(len(b)):
-                    if len(single) < args.check:
-                        length = int(b.src_lengths[i])
-                        src = b.src[i : i + 1, :length]
-                        one = Batch(src, b.src_lengths[i : i + 1], b.tgt_in[:0], b.tgt_out[:0],
-                                    b.ids[i : i + 1], [b.src_text[i]], [b.tgt_text[i]])  # fmt: skip
-                        single.append(task.decode(one, beam)[0].tokens)
-            batched = [h.tokens for b in batches for h in task.decode(b, beam)][: len(single)]
-            same = sum(a == b for a, b in zip(single, batched, strict=True))
-            print(f"beam {beam}: batched == one-by-one on {same}/{len(single)} sentences")
     where = f"--threads {args.threads}" if on_cpu else f"--device {args.device}"
-    print(f"command: python bench/decode_speed.py --ckpt {args.ckpt} {where}")
+    print(
+        f"command: python bench/decode_speed.py --ckpt {args.ckpt} {where} "
+        f"--precision {args.precision}"
+    )
 
 
 if __name__ == "__main__":
