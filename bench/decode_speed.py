@@ -35,17 +35,18 @@ def decode_all(task, batches: list[Batch], beam: int) -> float:
 
 def check_one_by_one(task, batches: list[Batch], beam: int, limit: int) -> tuple[int, int]:
     """Decode the first `limit` sentences one at a time; how many equal the batched output."""
-    single = []
+    same = checked = 0
     for b in batches:
-        for i in range(len(b)):
-            if len(single) < limit:
-                length = int(b.src_lengths[i])
-                src = b.src[i : i + 1, :length]
-                one = Batch(src, b.src_lengths[i : i + 1], b.tgt_in[:0], b.tgt_out[:0],
-                            b.ids[i : i + 1], [b.src_text[i]], [b.tgt_text[i]])  # fmt: skip
-                single.append(task.decode(one, beam)[0].tokens)
-    batched = [h.tokens for b in batches for h in task.decode(b, beam)][: len(single)]
-    return sum(a == b for a, b in zip(single, batched, strict=True)), len(single)
+        if checked >= limit:
+            break
+        batched = task.decode(b, beam)
+        for i in range(min(len(b), limit - checked)):
+            length = int(b.src_lengths[i])
+            one = Batch(b.src[i : i + 1, :length], b.src_lengths[i : i + 1], b.tgt_in[:0],
+                        b.tgt_out[:0], b.ids[i : i + 1], [b.src_text[i]], [b.tgt_text[i]])  # fmt: skip
+            same += task.decode(one, beam)[0].tokens == batched[i].tokens
+            checked += 1
+    return same, checked
 
 
 def main() -> None:
@@ -56,6 +57,9 @@ def main() -> None:
     p.add_argument("--device", default="cpu", help="cpu or cuda (then --threads is ignored)")
     p.add_argument("--precision", default="fp32", help="fp32, bf16 or both: fp32,bf16")
     args = p.parse_args()
+    precisions = args.precision.split(",")
+    if not set(precisions) <= {"fp32", "bf16"}:
+        p.error(f"--precision takes fp32 and/or bf16, comma-separated; got {args.precision!r}.")
     task, datamodule, _ = load_checkpoint(args.ckpt, data_dir=os.environ.get("ENCDEC_DATA_DIR"))
     datamodule.setup("test")
     batches = move_data_to_device(list(datamodule.test_dataloader()), args.device)
@@ -63,9 +67,7 @@ def main() -> None:
     task.eval().to(args.device)
     on_cpu = args.device == "cpu"
     thread_counts = [int(t) for t in args.threads.split(",")] if on_cpu else [None]
-    for precision in args.precision.split(","):
-        if precision not in ("fp32", "bf16"):
-            raise SystemExit(f"--precision takes fp32 and/or bf16, got {precision!r}.")
+    for precision in precisions:
         autocast = torch.autocast(args.device, torch.bfloat16, enabled=precision == "bf16")
         with torch.inference_mode(), autocast:
             for threads in thread_counts:  # None: on the GPU, where CPU threads do not matter
