@@ -170,6 +170,7 @@ def test_experiment_recipe_composes() -> None:
     assert cfg.model.rnn_type == "lstm"
     assert cfg.model.attention._target_.endswith("BahdanauAttention")
     assert cfg.data.src_lang == "en" and cfg.data.tgt_lang == "de"
+    assert cfg.model.encoder_layers == 2  # the layout behind the README's test BLEU
 
 
 def test_qa_recipe_composes(tmp_path: Path) -> None:
