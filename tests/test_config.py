@@ -197,6 +197,7 @@ def test_summarization_recipe_turns_on_copy_and_coverage() -> None:
     cfg = compose_train(["experiment=dialogsum_pointer_generator"])
     assert cfg.model.copy and cfg.model.coverage and cfg.data.copy_oov  # copy ids follow the model
     assert cfg.task.metric == "rouge" and cfg.optimized_metric == "val/rouge1"
+    assert cfg.model.encoder_layers == 2 and "CosineAnnealingLR" in cfg.task.scheduler._target_
     assert (
         cfg.callbacks.model_checkpoint.filename
         == "epoch{epoch:02d}-step{step}-rouge{val/rouge1:.2f}"
