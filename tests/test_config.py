@@ -179,6 +179,9 @@ def test_qa_recipe_composes(tmp_path: Path) -> None:
     assert cfg.optimized_metric == cfg.callbacks.model_checkpoint.monitor == "val/f1"
     assert cfg.callbacks.model_checkpoint.filename.endswith("f1{val/f1:.2f}")
     assert cfg.data.data_dir.endswith("/squad")
+    assert cfg.task.scheduler._target_.endswith("CosineAnnealingLR")
+    assert cfg.task.scheduler.T_max == cfg.trainer.max_epochs == 9
+    assert cfg.model.embedding.word2vec.min_count == 3 and cfg.model.embedding.pretrained is None
 
 
 def test_command_line_overrides_win_over_the_recipe() -> None:

@@ -109,7 +109,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         cfg.model.pad_id = datamodule.special_ids["pad"]
         resolve_embedding_dim(cfg.model)
     net = build_net(cfg.model)
-    init_pretrained(net, datamodule.tokenizer, cfg.model)
+    init_pretrained(net, datamodule, cfg.model)
     task = instantiate(cfg.task, net=net, tokenizer=datamodule.tokenizer)
     resolved = OmegaConf.to_container(cfg, resolve=True)
     task.checkpoint_extras = {"config": resolved}

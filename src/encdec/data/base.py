@@ -18,7 +18,8 @@ from encdec.data.tokenization import special_ids
 class BucketedDataModule(L.LightningDataModule):
     """What the DataModules share: a tokenizer, encoded splits in `self.datasets` (each with
     `lengths()`), and loaders of length-bucketed batches under a token budget, sharded over ranks.
-    Subclasses define `_load_tokenizer()`, `_encode(stage, tokenizer)` and `collate_fn(stage)`.
+    Subclasses define `training_texts()`, `_load_tokenizer()`, `_encode(stage, tokenizer)` and
+    `collate_fn(stage)`.
     """
 
     splits: dict[str, str]
@@ -26,6 +27,10 @@ class BucketedDataModule(L.LightningDataModule):
     max_tokens: int
     num_workers: int
     seed: int
+
+    def training_texts(self) -> list[str]:
+        """The training split's text the tokenizer (and `model.embedding.word2vec`) learns from."""
+        raise NotImplementedError
 
     def _load_tokenizer(self) -> Tokenizer:
         raise NotImplementedError

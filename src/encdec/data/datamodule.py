@@ -137,9 +137,13 @@ class TranslationDataModule(BucketedDataModule):
         ensure_files(self.data_dir, names, self.download_url)
         self._load_tokenizer()
 
+    def training_texts(self) -> list[str]:
+        """Every training source, then every training target (the joint vocabulary's text)."""
+        src, tgt = self.load_text("train")
+        return src + tgt
+
     def _load_tokenizer(self) -> Tokenizer:
         if self.tokenizer is None:
-            src, tgt = self.load_text("train")
             train, settings = translation_trainer(self.tokenizer_type), {}
             if self.added_tokens:  # speaker tags etc.: kept whole (BPE only)
                 if self.tokenizer_type != "bpe":
@@ -151,7 +155,7 @@ class TranslationDataModule(BucketedDataModule):
             self.tokenizer, self.tokenizer_path = cached_tokenizer(
                 self.tokenizer_type,
                 train,
-                src + tgt,
+                self.training_texts(),
                 self.vocab_size,
                 self.min_frequency,
                 self.cache_dir,

@@ -330,17 +330,18 @@ class SquadDataModule(BucketedDataModule):
     def prepare_data(self) -> None:
         self._load_tokenizer()
 
+    def training_texts(self) -> list[str]:
+        """Each training passage once, then every training question."""
+        train = self._split("train")
+        contexts, questions = (train.data.column(c).to_pylist() for c in ("context", "question"))
+        return sorted(set(contexts)) + questions
+
     def _load_tokenizer(self) -> Tokenizer:
         if self.tokenizer is None:
-            train = self._split("train")
-            contexts, questions = (
-                train.data.column(c).to_pylist() for c in ("context", "question")
-            )
-            texts = sorted(set(contexts)) + questions
             self.tokenizer, _ = cached_tokenizer(
                 "word",
                 train_word_level,
-                texts,
+                self.training_texts(),
                 self.vocab_size,
                 self.min_frequency,
                 self.cache_dir,

@@ -40,10 +40,13 @@ class EmbeddingInit:
     `pretrained` is read by the training entry point, which knows the tokenizer's vocabulary (see
     `load_pretrained`); a checkpoint already holds the loaded matrix, so evaluation never needs the
     file. `freeze` keeps the embedding matrices (and an output layer tied to them) fixed.
+    `word2vec` (options of `encdec.data.word2vec.Word2VecSettings`, instead of `pretrained`) has
+    the training entry point learn the vectors from the training split first.
     """
 
     pretrained: str | None = None
     freeze: bool = False
+    word2vec: dict | None = None
 
 
 def _open(path: Path) -> IO[bytes]:
