@@ -46,7 +46,8 @@ def resolve_embedding_dim(model_cfg: DictConfig) -> None:
     if not path:
         raise EmbeddingFileError(
             "model.embedding_dim=null takes the size from model.embedding.pretrained, which is "
-            "not set: give a number (model.embedding_dim=256) or a vectors file."
+            "not set: give a number (model.embedding_dim=256; model.embedding.word2vec needs "
+            "one) or a vectors file."
         )
     model_cfg.embedding_dim = sniff_format(path)[2]
 

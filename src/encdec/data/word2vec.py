@@ -12,6 +12,7 @@ The vectors file is cached by content like the tokenizers, so a second run does 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -82,7 +83,7 @@ def cached_word2vec(
     start = time.perf_counter()
     wv = train_word2vec(texts, tokenizer, dim, settings)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")  # DDP ranks may train it side by side
     wv.save_word2vec_format(str(tmp), binary=False)
     tmp.replace(path)
     log.info(
