@@ -21,6 +21,7 @@ import time
 import torch
 from lightning.fabric.utilities.apply_func import move_data_to_device
 
+from encdec.allocator import retain_freed_memory
 from encdec.cli.common import load_checkpoint
 from encdec.data.batching import Batch
 
@@ -60,6 +61,7 @@ def main() -> None:
     precisions = args.precision.split(",")
     if not set(precisions) <= {"fp32", "bf16"}:
         p.error(f"--precision takes fp32 and/or bf16, comma-separated; got {args.precision!r}.")
+    retain_freed_memory()  # as eval.py and predict.py do
     task, datamodule, _ = load_checkpoint(args.ckpt, data_dir=os.environ.get("ENCDEC_DATA_DIR"))
     datamodule.setup("test")
     batches = move_data_to_device(list(datamodule.test_dataloader()), args.device)

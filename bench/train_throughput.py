@@ -50,6 +50,9 @@ def worker(
     import torch
     from common import build, compose_reference, matmul_ceiling, peak_rss_gb
 
+    from encdec.allocator import retain_freed_memory
+
+    retain_freed_memory()  # as train.py does
     torch.set_num_threads(threads)
     # No validation runs here, so a plateau schedule would have no metric to watch.
     cfg = compose_reference(["scheduler=none", *overrides])

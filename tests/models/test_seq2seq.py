@@ -161,3 +161,22 @@ def test_source_padding_does_not_change_logits() -> None:
         for i, n in enumerate(lens.tolist()):
             alone, _ = model(src[i : i + 1, :n], lens[i : i + 1], tgt_in[i : i + 1])
             torch.testing.assert_close(alone[0], logits[i], atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("tie", [False, True])
+def test_output_layer_equals_nn_linear(tie: bool) -> None:
+    """Decoder.logits adds the bias after the product (faster on CPU): same values, gradients."""
+    from encdec.models.decoder import Decoder
+
+    torch.manual_seed(0)
+    decoder = Decoder(50, 8, 12, 12, tie_embeddings=tie)
+    assert (decoder.output.bias is None) == tie
+    decoder.pre_output = None  # the output layer alone (tied: 12 -> 8 -> 50 otherwise)
+    x = torch.randn(7, decoder.output.in_features)
+    expected = decoder.output(x)
+    torch.testing.assert_close(decoder.logits(x), expected)
+    params = list(decoder.output.parameters())
+    grads = torch.autograd.grad(decoder.logits(x).square().sum(), params)
+    expected_grads = torch.autograd.grad(expected.square().sum(), params)
+    for a, b in zip(grads, expected_grads, strict=True):
+        torch.testing.assert_close(a, b)

@@ -13,6 +13,8 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from encdec.models.padded_rnn import run_padded
+
 RNN_CELLS: dict[str, type[nn.RNNBase]] = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 
 
@@ -117,9 +119,12 @@ class Encoder(nn.Module):
             embedded = torch.cat([embedded, features], dim=-1)  # (B, S, E + F)
         if lengths is None:
             states, final = self.rnn(embedded)
+        elif not embedded.is_cuda:
+            # Packing's results (each sentence's states as if alone, unpadded) with fused kernels.
+            states, final = run_padded(self.rnn, embedded, lengths)
         else:
             # Packing makes the RNN stop at each sentence's last real token, so the final state
-            # and the states are the same as for that sentence alone, unpadded.
+            # and the states are the same as for that sentence alone; cuDNN runs it natively.
             packed = pack_padded_sequence(
                 embedded, lengths.cpu(), batch_first=True, enforce_sorted=False
             )
