@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-# Allocate and fill a 64 MB tensor 20 times; count the page faults of the last 10 (glibc's heap
+# Allocate and fill a 48 MB tensor 20 times; count the page faults of the last 10 (glibc's heap
 # takes a few rounds to settle: memalign's padding keeps a just-freed block from fitting at once).
 PROBE = """
 import json, resource, torch
@@ -18,7 +18,7 @@ applied = retain_freed_memory()
 faults = []
 for _ in range(20):
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    x = torch.ones(16 << 20)  # 64 MB, above glibc's largest default mmap threshold
+    x = torch.ones(12 << 20)  # 48 MB: above glibc's largest default mmap threshold (32 MB)
     del x
     faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 print(json.dumps({"applied": applied, "faults": sum(faults[10:])}))
@@ -37,7 +37,7 @@ def probe(env: dict[str, str]) -> dict:
 def test_large_blocks_are_reused_once_retained() -> None:
     retained = probe({})
     assert retained["applied"]
-    # 10 x 64 MB in 4 KB pages: 163,840 faults if every block were mapped afresh.
+    # 10 x 48 MB in 4 KB pages: 122,880 faults if every block were mapped afresh.
     assert retained["faults"] < 2_000, retained
 
 

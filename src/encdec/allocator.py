@@ -6,11 +6,12 @@ goes. Each decoder step of this model family makes and drops the same large tens
 glibc serves blocks above its mmap threshold (32 MB at most, by default) with fresh mmap pages
 and unmaps them on free, so every step pays a page fault and a zeroed page per 4 KB. Measured on
 the 2-core benchmark machine: beam-5 decoding of test_2016_flickr spent 4.3 of 21 CPU-seconds in
-the kernel, and ran in 5.45 s instead of 6.85 s with the blocks kept; training went from ~4,300
-to ~4,500 target tokens/s (README, Performance). Raising the mmap and trim thresholds keeps the
-blocks in the heap (what jemalloc or tcmalloc, PyTorch's usual advice for CPU work, do by
-design). The cost: a higher resident size (training peak 2.1 -> 2.3 GB), because the heap takes
-a few rounds to settle into reusing blocks (tests/test_allocator.py).
+the kernel, and took 5.3-5.4 s instead of 6.9 s with the blocks kept (README, Performance).
+Raising the mmap and trim thresholds keeps them in the heap (what jemalloc or tcmalloc, PyTorch's
+usual advice for CPU work, do by design). The heap takes a few rounds to settle into reusing
+blocks (tests/test_allocator.py), so it raises the resident size: blocks up to 64 MB are kept,
+larger ones (training's 128 MB logits) still mapped afresh. Keeping every size was ~4 % faster
+in training but peaked at 2.3-2.6 GB in fp32 (3.4 in bf16), against 2.35 (3.1) with this limit.
 
 The entry points call `retain_freed_memory()` first; ENCDEC_MALLOC=default opts out.
 """
@@ -26,8 +27,8 @@ log = logging.getLogger(__name__)
 
 M_TRIM_THRESHOLD = -1  # mallopt parameters, from glibc's malloc.h
 M_MMAP_THRESHOLD = -3
-#: Blocks up to this size come from the heap (larger ones, e.g. a whole data set, still mmap).
-MMAP_THRESHOLD = 1 << 30
+#: Blocks up to this size come from the heap; larger ones are mapped afresh (see above).
+MMAP_THRESHOLD = 64 << 20
 #: Free memory at the top of the heap is returned to the system only beyond this.
 TRIM_THRESHOLD = (1 << 31) - 1
 
