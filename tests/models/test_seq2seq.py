@@ -163,20 +163,37 @@ def test_source_padding_does_not_change_logits() -> None:
             torch.testing.assert_close(alone[0], logits[i], atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize("family", ["rnn", "transformer"])
 @pytest.mark.parametrize("tie", [False, True])
-def test_output_layer_equals_nn_linear(tie: bool) -> None:
-    """Decoder.logits adds the bias after the product (faster on CPU): same values, gradients."""
+def test_output_layer_equals_nn_linear(family: str, tie: bool) -> None:
+    """The output layer adds the bias after the product (faster on CPU): nn.Linear's values and
+    gradients, in both model families."""
+    import torch.nn.functional as F
+
+    from encdec.models import TransformerSeq2Seq
     from encdec.models.decoder import Decoder
 
     torch.manual_seed(0)
-    decoder = Decoder(50, 8, 12, 12, tie_embeddings=tie)
-    assert (decoder.output.bias is None) == tie
-    decoder.pre_output = None  # the output layer alone (tied: 12 -> 8 -> 50 otherwise)
-    x = torch.randn(7, decoder.output.in_features)
-    expected = decoder.output(x)
-    torch.testing.assert_close(decoder.logits(x), expected)
-    params = list(decoder.output.parameters())
-    grads = torch.autograd.grad(decoder.logits(x).square().sum(), params)
+    if family == "rnn":
+        layer = Decoder(50, 8, 12, 12, tie_embeddings=tie).output
+    else:
+        layer = TransformerSeq2Seq(
+            50,
+            embedding_dim=8,
+            hidden_dim=8,
+            encoder_layers=1,
+            decoder_layers=1,
+            num_heads=2,
+            ff_dim=16,
+            tie_embeddings=tie,
+        ).output
+    assert (layer.bias is None) == tie
+    x = torch.randn(7, layer.in_features)
+    params = list(layer.parameters())
+    logits = layer(x)
+    expected = F.linear(x, layer.weight, layer.bias)  # what nn.Linear computes
+    torch.testing.assert_close(logits, expected)
+    grads = torch.autograd.grad(logits.square().sum(), params)
     expected_grads = torch.autograd.grad(expected.square().sum(), params)
     for a, b in zip(grads, expected_grads, strict=True):
         torch.testing.assert_close(a, b)

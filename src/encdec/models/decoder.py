@@ -31,6 +31,19 @@ from encdec.models.attention import Attention
 from encdec.models.encoder import EncoderOutput, rnn_class
 
 
+class OutputLayer(nn.Linear):
+    """The vocabulary projection: nn.Linear with its bias added after the product.
+
+    nn.Linear's addmm first copies the bias into the whole (N, V) result, then reads it back
+    inside the GEMM; the output projection is the model's largest matmul (92 vs 81 ms forward
+    for the reference model's 4k x 8k logits on 2 CPU threads). Same values and parameters.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = F.linear(x, self.weight)  # (..., V)
+        return logits if self.bias is None else logits.add_(self.bias)
+
+
 @dataclass
 class Memory:
     """The encoder side as the decoder reads it: keys (B, S, K), mask (B, S), proj_keys (B, S, A).
@@ -153,11 +166,11 @@ class Decoder(nn.Module):
         if tie_embeddings:
             # Project to the embedding size, then score with the embedding matrix itself.
             self.pre_output = nn.Linear(hidden_dim, self.embedding.embedding_dim, bias=False)
-            self.output = nn.Linear(self.embedding.embedding_dim, vocab_size, bias=False)
+            self.output = OutputLayer(self.embedding.embedding_dim, vocab_size, bias=False)
             self.output.weight = self.embedding.weight
         else:
             self.pre_output = None
-            self.output = nn.Linear(hidden_dim, vocab_size)
+            self.output = OutputLayer(hidden_dim, vocab_size)
 
     def init_state(
         self,
@@ -242,10 +255,7 @@ class Decoder(nn.Module):
         x = self.dropout(attentional)
         if self.pre_output is not None:
             x = self.pre_output(x)
-        # The bias is added after the product: addmm would first copy it into the whole (N, V)
-        # result, then read that back inside the GEMM (92 vs 81 ms at the reference's 4k x 8k).
-        logits = F.linear(x, self.output.weight)
-        return logits if self.output.bias is None else logits.add_(self.output.bias)
+        return self.output(x)
 
     def forward(
         self,

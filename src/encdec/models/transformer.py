@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from encdec.models.attention import Attention
-from encdec.models.decoder import Memory
+from encdec.models.decoder import Memory, OutputLayer
 from encdec.models.embedding import EmbeddingInit, set_frozen
 
 log = logging.getLogger(__name__)
@@ -179,11 +179,11 @@ class TransformerSeq2Seq(nn.Module):
         if tie_embeddings:
             same = embedding_dim == hidden_dim
             self.pre_output = None if same else nn.Linear(hidden_dim, embedding_dim, bias=False)
-            self.output = nn.Linear(embedding_dim, vocab_size, bias=False)
+            self.output = OutputLayer(embedding_dim, vocab_size, bias=False)
             self.output.weight = self.tgt_embedding.weight
         else:
             self.pre_output = None
-            self.output = nn.Linear(hidden_dim, vocab_size)
+            self.output = OutputLayer(hidden_dim, vocab_size)
         set_frozen(self.embeddings(), (embedding or EmbeddingInit()).freeze)
 
     def embeddings(self) -> list[nn.Embedding]:
