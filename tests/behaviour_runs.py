@@ -23,7 +23,7 @@ LONGER = ["trainer.max_steps=20", "trainer.limit_train_batches=1.0"]
 RUNS: dict[str, list[str]] = {
     "translation_lstm_bahdanau": [*SMALL, *LONGER, "rnn=lstm", "attention=bahdanau"],
     "translation_gru_luong_general": [*SMALL, *LONGER, "rnn=gru", "attention=luong_general"],
-    "translation_transformer": [*SMALL, *LONGER, "rnn=transformer", "attention=none"],
+    "translation_transformer": [*SMALL, *LONGER, "model=transformer"],
     "summarization_copy_coverage": [
         *SMALL,
         *LONGER,
@@ -31,7 +31,7 @@ RUNS: dict[str, list[str]] = {
         "model.copy=true",
         "model.coverage=true",
         "data.max_tokens=4096",
-        "task.beam_size=2",
+        "task.decoding.beam_size=2",
     ],
     "qa": [*QA_SMALL, *LONGER],
 }

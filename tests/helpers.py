@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from encdec.cli.common import CONF_DIR, ROOT
 
@@ -49,16 +49,16 @@ def compose_train(overrides: list[str], output_dir: Path | None = None) -> DictC
 
 
 def build_task(cfg: DictConfig, **task_options):
-    """The prepared DataModule and the task (with its network) that `cfg` describes."""
-    from hydra.utils import instantiate
+    """The prepared DataModule and the task (with its network) that `cfg` describes, built as
+    train.py builds them (encdec.build.assemble); `task_options` change task.* first."""
+    from encdec import build
 
-    from encdec.cli.common import build_net
-
-    dm = instantiate(cfg.data)
-    dm.prepare_data()
-    dm.setup()
-    net = build_net(cfg.model, vocab_size=dm.vocab_size_actual, pad_id=0)
-    return dm, instantiate(cfg.task, net=net, tokenizer=dm.tokenizer, **task_options)
+    if task_options:
+        with open_dict(cfg):
+            cfg.task = OmegaConf.merge(cfg.task, task_options)
+    parts = build.assemble(cfg)
+    parts.datamodule.setup()
+    return parts.datamodule, parts.task
 
 
 def overfit(task, batch, steps: int = 300, lr: float = 3e-3) -> float:
@@ -68,7 +68,7 @@ def overfit(task, batch, steps: int = 300, lr: float = 3e-3) -> float:
     optimizer = torch.optim.Adam(task.net.parameters(), lr=lr)
     for _ in range(steps):
         optimizer.zero_grad()
-        loss, _ = task.loss(batch, 0.0)
+        loss = task.loss(batch, 0.0).cross_entropy
         loss.backward()
         optimizer.step()
         if loss.item() < 0.01:

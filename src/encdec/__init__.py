@@ -10,8 +10,10 @@ __version__ = "0.1.0"
 def load(path: str, map_location: str = "cpu") -> Any:
     """Load a model exported with `python -m encdec.export`; returns an `encdec.translator.Translator`.
 
-    Imported lazily, so `import encdec` stays cheap.
+    Only this project's own classes are built from the file (see `encdec.build`). Imported
+    lazily, so `import encdec` stays cheap.
     """
-    from encdec.export import load as _load
+    from encdec.build import load_model_file  # noqa: PLC0415 (keeps `import encdec` light)
+    from encdec.translator import Translator  # noqa: PLC0415
 
-    return _load(path, map_location=map_location)
+    return Translator(load_model_file(path, map_location=map_location).task)

@@ -16,6 +16,10 @@ from typing import Any
 
 import torch
 
+from encdec.build import read_checkpoint
+from encdec.errors import CheckpointError
+from encdec.files import atomic_save
+
 #: Entries of a Lightning checkpoint that describe the model, kept from the last input.
 KEPT = (
     "state_dict",
@@ -31,7 +35,7 @@ def average_checkpoints(paths: list[Path]) -> dict[str, Any]:
     """The last checkpoint with its floating-point weights replaced by the mean over all of them."""
     if not paths:
         raise ValueError("Give at least one checkpoint to average.")
-    checkpoints = [torch.load(p, map_location="cpu", weights_only=False) for p in paths]
+    checkpoints = [read_checkpoint(p) for p in paths]  # tensors only; allowlisted config
     reference = checkpoints[-1]["state_dict"]
     for path, ckpt in zip(paths, checkpoints, strict=True):
         state = ckpt["state_dict"]
@@ -64,10 +68,11 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"Checkpoint(s) not found: {', '.join(missing)}")
     try:
         averaged = average_checkpoints(args.checkpoints)
+    except CheckpointError as err:
+        sys.exit(str(err))
     except (ValueError, KeyError) as err:
         sys.exit(f"Cannot average: {err}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(averaged, args.out)
+    atomic_save(averaged, args.out)
     print(f"Averaged {len(args.checkpoints)} checkpoints into {args.out}")
 
 

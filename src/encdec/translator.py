@@ -1,48 +1,25 @@
-"""A trained model ready to translate: rebuilt from its config, tokenizer and weights."""
+"""A trained seq2seq model ready to translate (or summarize) raw text."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import torch
-from hydra.utils import instantiate
-from omegaconf import OmegaConf
-from tokenizers import Tokenizer
 
-from encdec.data.batching import Collator
-from encdec.data.tokenization import PAD
+from encdec.data.batching import Collator, Example
+from encdec.data.copy_vocab import extend_ids
+from encdec.decoding import DecodingSettings
 from encdec.tasks import Seq2SeqTask
 
 
-def build_task(
-    config: dict[str, Any], tokenizer_json: str, state_dict: dict[str, torch.Tensor]
-) -> Seq2SeqTask:
-    """The task (network + decoding settings) of a resolved training config, with its weights.
-
-    Raises ValueError naming the mismatch when the weights do not fit the config.
-    """
-    from encdec.cli.common import build_net
-
-    saved = OmegaConf.create(config)
-    tok = Tokenizer.from_str(tokenizer_json)
-    net = build_net(saved.model, vocab_size=tok.get_vocab_size(), pad_id=tok.token_to_id(PAD))
-    task = instantiate(saved.task, net=net, tokenizer=tok)
-    try:
-        task.load_state_dict(state_dict)
-    except RuntimeError as err:  # missing / unexpected keys, other shapes
-        raise ValueError(f"the weights do not fit the saved config: {err}") from None
-    task.checkpoint_extras = {"config": config}
-    return task.eval()
-
-
-def translate_lines(task: Seq2SeqTask, lines: list[str], batch_size: int) -> list[str]:
+def translate_lines(
+    task: Seq2SeqTask, lines: list[str], batch_size: int, settings: DecodingSettings | None = None
+) -> list[str]:
     """Translate `lines` in batches of similar length; outputs come back in input order."""
-    from encdec.data.datamodule import extend_ids
-
     ids = task.ids
     encodings = task.tokenizer.encode_batch(lines, add_special_tokens=False)
     encoded = [e.ids for e in encodings]
-    copy = getattr(task.net, "copy", False)
+    copy = task.copies
     vocab = task.tokenizer.get_vocab_size()
     oov: list[list[str]] = [[] for _ in lines]
     if copy:  # source-only words get extended ids, so the pointer-generator can copy them
@@ -54,11 +31,11 @@ def translate_lines(task: Seq2SeqTask, lines: list[str], batch_size: int) -> lis
     outputs: list[str] = [""] * len(lines)
     for start in range(0, len(order), batch_size):
         chunk = order[start : start + batch_size]
-        batch = collate([(i, encoded[i], [], lines[i], "", [""], oov[i]) for i in chunk])
+        batch = collate([Example(i, encoded[i], [], lines[i], "", [""], oov[i]) for i in chunk])
         batch.src, batch.src_lengths = batch.src.to(task.device), batch.src_lengths.to(task.device)
         if batch.src_ext is not None:
             batch.src_ext = batch.src_ext.to(task.device)
-        for i, text in zip(chunk, task.translate(batch), strict=True):
+        for i, text in zip(chunk, task.translate(batch, settings), strict=True):
             outputs[i] = text
     return outputs
 
@@ -85,14 +62,8 @@ class Translator:
         """Translate raw sentences (beam search; beam_size / max_length default to the model's)."""
         if isinstance(sentences, str):
             sentences = [sentences]
-        hp = self.task.hparams
-        saved = hp.beam_size, hp.max_len_cap
-        hp.beam_size = beam_size or hp.beam_size
-        hp.max_len_cap = max_length or hp.max_len_cap
-        try:
-            return translate_lines(self.task, list(sentences), batch_size)
-        finally:
-            hp.beam_size, hp.max_len_cap = saved
+        settings = self.task.decoding.replace(beam_size=beam_size, max_len_cap=max_length)
+        return translate_lines(self.task, list(sentences), batch_size, settings)
 
     def to(self, device: str | torch.device) -> Translator:
         self.task.to(device)

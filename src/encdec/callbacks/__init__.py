@@ -9,6 +9,7 @@ from encdec.callbacks.faults import (
 )
 from encdec.callbacks.grad_norm import GradNormMonitor
 from encdec.callbacks.samples import SampleTable
+from encdec.callbacks.throughput import TokenThroughput
 
 __all__ = [
     "AttentionHeatmaps",
@@ -17,5 +18,6 @@ __all__ = [
     "RngState",
     "SampleTable",
     "StopOnNonFiniteLoss",
+    "TokenThroughput",
     "TrainingDiverged",
 ]

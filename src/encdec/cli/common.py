@@ -1,4 +1,5 @@
-"""Pieces shared by the entry points: config location, W&B mode, logger/callback building."""
+"""Pieces shared by the entry points: config location, friendly errors, metrics tables, W&B
+mode, logger/callback building. The library (encdec.build and below) never imports this."""
 
 from __future__ import annotations
 
@@ -14,7 +15,14 @@ from typing import Any
 import lightning as L
 from hydra.utils import instantiate
 from lightning.pytorch.utilities.exceptions import SIGTERMException
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
+from rich.console import Console
+from rich.table import Table
+
+from encdec.allocator import retain_freed_memory
+from encdec.callbacks.faults import TrainingDiverged
+from encdec.errors import CheckpointError, ConfigError, DataError
+from encdec.models.embedding import EmbeddingFileError
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +36,6 @@ def run_friendly(fn: Callable[[], Any]) -> Any:
 
     Freed large blocks stay in the heap first (encdec.allocator: fewer page faults per step).
     """
-    from encdec.allocator import retain_freed_memory
-    from encdec.callbacks.faults import TrainingDiverged
-    from encdec.cli.checks import CheckpointError, ConfigError
-    from encdec.data.sources import DataError
-    from encdec.models.embedding import EmbeddingFileError
-
     retain_freed_memory()
     try:
         return fn()
@@ -57,6 +59,15 @@ def run_friendly(fn: Callable[[], Any]) -> Any:
 def save_metrics(metrics: dict[str, float], path: Path) -> None:
     """Write the final metrics beside the run, for scripts and sweep reports."""
     path.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+
+
+def print_metrics(metrics: dict[str, float], title: str) -> None:
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key in sorted(metrics):
+        table.add_row(key, f"{metrics[key]:.4f}")
+    Console(width=None if sys.stdout.isatty() else 120).print(table)  # logs: do not truncate
 
 
 def wandb_logged_in() -> bool:
@@ -92,77 +103,8 @@ def build_callbacks(cfg: DictConfig | None) -> list[L.Callback]:
     return [instantiate(c) for c in (cfg or {}).values() if c is not None]
 
 
-def build_net(model_cfg: DictConfig, **overrides: Any) -> Any:
-    """Instantiate the network; `compile: true` compiles its forward pass (torch.compile).
-
-    `compile` is an option of the run, not of the network class, so it is taken out here.
-    Module.compile keeps the parameter names, so checkpoints load with or without it.
-    """
-    options = OmegaConf.to_container(model_cfg, resolve=True)
-    options.pop("compile", None)
-    net = instantiate(options, **overrides)
-    if model_cfg.get("compile"):
-        net.compile()
-    return net
-
-
 def finish_wandb() -> None:
     """Close the W&B run so the next job of a sweep starts a fresh one."""
     wandb = sys.modules.get("wandb")
     if wandb is not None and wandb.run is not None:
         wandb.finish()
-
-
-def read_checkpoint(path: str) -> dict[str, Any]:
-    """A checkpoint written by train.py, on the CPU (whatever device it was trained on)."""
-    import pickle
-
-    import torch
-
-    from encdec.cli.checks import CheckpointError
-
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"Checkpoint not found: {path}. Pass ckpt_path=<file>.ckpt.")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as err:
-        raise CheckpointError(
-            f"{path} is not a readable checkpoint ({err}). It may be truncated or not a "
-            f"checkpoint at all; use another .ckpt file (checkpoints/last.ckpt or the best one)."
-        ) from None
-    extras = ckpt.get("encdec") if isinstance(ckpt, dict) else None
-    if not extras or "config" not in extras or "state_dict" not in ckpt:
-        raise CheckpointError(
-            f"{path} was not written by encdec's train.py (it has no 'encdec' entry with the "
-            f"config and tokenizer). Pass a checkpoint from a train.py run's checkpoints/ folder."
-        )
-    return ckpt
-
-
-def load_checkpoint(path: str, data_dir: str | None = None, cache_dir: str | None = None):
-    """Rebuild (task, datamodule, saved config) from a checkpoint written by train.py.
-
-    The checkpoint carries the resolved training config and the tokenizer, so nothing else from
-    the training run is needed. `data_dir` re-points the data at this machine's copy.
-    """
-    from omegaconf import OmegaConf
-    from tokenizers import Tokenizer
-
-    from encdec.cli.checks import CheckpointError
-    from encdec.translator import build_task
-
-    ckpt = read_checkpoint(path)
-    extras = ckpt["encdec"]
-    saved = OmegaConf.create(extras["config"])
-    overrides: dict[str, Any] = {}
-    if data_dir is not None:  # keep the corpus sub-folder, e.g. <data_dir>/multi30k
-        overrides["data_dir"] = str(Path(data_dir) / Path(saved.data.data_dir).name)
-    if cache_dir is not None:
-        overrides["cache_dir"] = cache_dir
-    datamodule = instantiate(saved.data, **overrides)
-    datamodule.tokenizer = Tokenizer.from_str(extras["tokenizer"])
-    try:
-        task = build_task(extras["config"], extras["tokenizer"], ckpt["state_dict"])
-    except ValueError as err:
-        raise CheckpointError(f"{path}: {err}") from None
-    return task, datamodule, saved

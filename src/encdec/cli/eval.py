@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -11,40 +10,43 @@ import hydra
 import lightning as L
 from omegaconf import DictConfig
 
-from encdec.cli.checks import check_decoding_options
+from encdec import build
 from encdec.cli.common import (
     CONF_DIR,
     build_loggers,
     finish_wandb,
-    load_checkpoint,
+    print_metrics,
     run_friendly,
     save_metrics,
 )
-from encdec.cli.train import print_metrics
 
 log = logging.getLogger(__name__)
 
+#: eval.py options that override the checkpoint's decoding settings when not null.
+DECODING_OPTIONS = ("beam_size", "length_penalty", "min_length", "no_repeat_ngram_size")
 
-#: eval.py options that override the checkpoint's task options of the same name when not null.
-OVERRIDES = ("beam_size", "length_penalty", "min_length", "no_repeat_ngram_size", "rouge_stemmer")
 
+def task_overrides(cfg: DictConfig) -> dict[str, Any]:
+    """Changes to the checkpoint's task options from eval.py's options (null keeps them).
 
-def apply_decoding_options(hparams: MutableMapping[str, Any], cfg: DictConfig) -> None:
-    """Override the checkpoint's decoding and scoring options with eval.py's (null keeps them).
-    Any split is decoded as the test is: split=val uses `beam_size` too, not training's (greedy)
-    val_beam_size, so that length penalties and checkpoints can be chosen on val with the test's
-    beam."""
-    for option in OVERRIDES:
-        if cfg.get(option) is not None:
-            hparams[option] = cfg[option]
-    if "val_beam_size" in hparams:
-        hparams["val_beam_size"] = hparams["beam_size"]
+    Any split is decoded as the test is: split=val uses the test beam too, not training's
+    (greedy) val_beam_size, so that length penalties and checkpoints can be chosen on val with
+    the test's beam. (QA checkpoints have no decoding settings: build skips what a task lacks.)"""
+    decoding = {k: cfg[k] for k in DECODING_OPTIONS if cfg.get(k) is not None}
+    overrides: dict[str, Any] = {"decoding": {**decoding, "val_beam_size": "${.beam_size}"}}
+    if cfg.get("rouge_stemmer") is not None:
+        overrides["rouge_stemmer"] = cfg.rouge_stemmer
+    return overrides
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
-    check_decoding_options(cfg)
-    task, datamodule, _ = load_checkpoint(cfg.ckpt_path, cfg.paths.data_dir, cfg.paths.cache_dir)
-    apply_decoding_options(task.hparams, cfg)
+    loaded = build.load_checkpoint(
+        cfg.ckpt_path,
+        cfg.paths.data_dir,
+        cfg.paths.cache_dir,
+        with_data=True,
+        task_overrides=task_overrides(cfg),
+    )
     trainer = L.Trainer(
         **cfg.get("trainer", {}),
         logger=build_loggers(cfg.get("logger")),
@@ -53,7 +55,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     )
     try:
         run = trainer.test if cfg.split == "test" else trainer.validate
-        run(task, datamodule=datamodule)
+        run(loaded.task, datamodule=loaded.datamodule)
     finally:
         finish_wandb()
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}

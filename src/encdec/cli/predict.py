@@ -13,9 +13,10 @@ import hydra
 import torch
 from omegaconf import DictConfig
 
+from encdec import build
 from encdec.cli.answer import answer_questions
-from encdec.cli.checks import check_decoding_options
-from encdec.cli.common import CONF_DIR, load_checkpoint, run_friendly
+from encdec.cli.common import CONF_DIR, run_friendly
+from encdec.errors import ConfigError
 from encdec.tasks import QATask
 from encdec.translator import translate_lines
 
@@ -41,17 +42,15 @@ def write(outputs: Iterable[str], path: str | None) -> None:
 
 
 def predict(cfg: DictConfig) -> None:
-    check_decoding_options(cfg)
-    task, _, _ = load_checkpoint(cfg.ckpt_path)
-    task.eval()
+    task = build.load_checkpoint(cfg.ckpt_path).task
     if isinstance(task, QATask):  # a reader answers questions about paragraphs instead
         torch.set_grad_enabled(False)
         answer_questions(task, cfg, stdin_lines())
         return
-    if cfg.beam_size is not None:
-        task.hparams.beam_size = cfg.beam_size
-    if cfg.max_length is not None:
-        task.hparams.max_len_cap = cfg.max_length
+    try:
+        settings = task.decoding.replace(beam_size=cfg.beam_size, max_len_cap=cfg.max_length)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
     torch.set_grad_enabled(False)
     if cfg.input is not None:
         path = Path(cfg.input)
@@ -60,9 +59,9 @@ def predict(cfg: DictConfig) -> None:
                 f"input={cfg.input}: no such file. Give a text file, one sentence per line."
             )
         lines = path.read_text(encoding="utf-8").splitlines()
-        write(translate_lines(task, lines, cfg.batch_size), cfg.output)
+        write(translate_lines(task, lines, cfg.batch_size, settings), cfg.output)
     else:  # one sentence at a time, answered as soon as it is typed
-        write((translate_lines(task, [line], 1)[0] for line in stdin_lines()), cfg.output)
+        write((translate_lines(task, [line], 1, settings)[0] for line in stdin_lines()), cfg.output)
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="predict")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,23 +11,20 @@ import lightning as L
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
-from lightning.pytorch.callbacks import LearningRateMonitor
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf, open_dict
-from rich.console import Console
-from rich.table import Table
 
-from encdec.cli.checks import check_compatible, check_train_config
+from encdec import build
 from encdec.cli.common import (
     CONF_DIR,
     build_callbacks,
     build_loggers,
-    build_net,
     finish_wandb,
-    read_checkpoint,
+    print_metrics,
     run_friendly,
     save_metrics,
 )
-from encdec.cli.embeddings import init_pretrained, resolve_embedding_dim
+from encdec.cli.renamed import refuse_renamed_options
 from encdec.loggers import WandbLogger
 
 log = logging.getLogger(__name__)
@@ -60,15 +56,6 @@ def continue_wandb_run(cfg: DictConfig, run_id: str | None) -> None:
     log.info("W&B: continuing run %s", run_id)
 
 
-def print_metrics(metrics: dict[str, float], title: str) -> None:
-    table = Table(title=title)
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for key in sorted(metrics):
-        table.add_row(key, f"{metrics[key]:.4f}")
-    Console(width=None if sys.stdout.isatty() else 120).print(table)  # logs: do not truncate
-
-
 def resume_checkpoint(cfg: DictConfig, output_dir: Path) -> str | None:
     """The checkpoint to continue from: ckpt_path, else what `resume` names, else none.
 
@@ -97,30 +84,22 @@ def resume_checkpoint(cfg: DictConfig, output_dir: Path) -> str | None:
 
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit and test the configured task; returns every logged metric."""
-    check_train_config(cfg)
+    build.check_config(cfg)  # every constructor's checks, before any data loads
     L.seed_everything(cfg.seed, workers=True)
     output_dir = Path(cfg.paths.output_dir)
     ckpt_path = resume_checkpoint(cfg, output_dir) if cfg.get("train") else None
 
-    datamodule = instantiate(cfg.data)
-    datamodule.prepare_data()
-    with open_dict(cfg):  # the model's vocabulary is the trained tokenizer's
-        cfg.model.vocab_size = datamodule.vocab_size_actual
-        cfg.model.pad_id = datamodule.special_ids["pad"]
-        resolve_embedding_dim(cfg.model)
-    net = build_net(cfg.model)
-    init_pretrained(net, datamodule, cfg.model)
-    task = instantiate(cfg.task, net=net, tokenizer=datamodule.tokenizer)
-    resolved = OmegaConf.to_container(cfg, resolve=True)
-    task.checkpoint_extras = {"config": resolved}
+    parts = build.assemble(cfg)
+    datamodule, task = parts.datamodule, parts.task
     if ckpt_path:
-        ckpt = read_checkpoint(ckpt_path)
-        check_compatible(ckpt_path, ckpt["encdec"]["config"], cfg)
+        ckpt = build.read_checkpoint(ckpt_path)
+        build.check_resume(ckpt, ckpt_path, task)
         log.info(
             "Resuming from %s (epoch %d, step %d)", ckpt_path, ckpt["epoch"], ckpt["global_step"]
         )
         continue_wandb_run(cfg, ckpt["encdec"].get("wandb_run_id"))
         del ckpt
+    resolved = task.checkpoint_extras["config"]
     OmegaConf.save(resolved, output_dir / "config_resolved.yaml")
     datamodule.tokenizer.save(str(output_dir / "tokenizer.json"))
 
@@ -128,6 +107,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
     callbacks = build_callbacks(cfg.get("callbacks"))
     if not loggers:  # the LR monitor refuses to run without a logger
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
+    for callback in callbacks:  # the best checkpoint is named after the task's metric
+        if isinstance(callback, ModelCheckpoint) and callback.filename is None:
+            callback.filename = task.checkpoint_filename
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
     for lg in loggers:
         lg.log_hyperparams(resolved)
@@ -137,7 +119,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     metrics: dict[str, Any] = {}
     try:
         if cfg.get("train"):
-            trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path)
+            trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
             metrics.update(trainer.callback_metrics)
         if cfg.get("test"):
             best = (
@@ -145,7 +127,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
             )
             if best:
                 log.info("Testing the best checkpoint: %s", best)
-            trainer.test(task, datamodule=datamodule, ckpt_path=best or None)
+            trainer.test(task, datamodule=datamodule, ckpt_path=best or None, weights_only=True)
             metrics.update(trainer.callback_metrics)
     finally:
         finish_wandb()
@@ -157,7 +139,12 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")
-def main(cfg: DictConfig) -> float | None:
+def hydra_main(cfg: DictConfig) -> float | None:
     name_sweep_job(cfg)
     metrics = run_friendly(lambda: train(cfg))
     return metrics.get(cfg.get("optimized_metric"))
+
+
+def main() -> None:
+    refuse_renamed_options("train")
+    hydra_main()

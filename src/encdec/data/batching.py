@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
@@ -31,12 +31,21 @@ class Batch:
     src_ext: torch.Tensor | None = None
     oov: list[list[str]] | None = None
 
-    @property
-    def num_target_tokens(self) -> int:
-        return int((self.tgt_out != 0).sum()) if self.tgt_out.numel() else 0
-
     def __len__(self) -> int:
         return self.src.size(0)
+
+
+class Example(NamedTuple):
+    """One encoded pair: its id in the split, token ids, texts, every reference of it (multi-
+    reference metrics; [tgt_text] when there is one) and its source-only words (copying; [])."""
+
+    id: int
+    src_ids: list[int]
+    tgt_ids: list[int]
+    src_text: str
+    tgt_text: str
+    references: list[str]
+    oov: list[str]
 
 
 class PairDataset(Dataset):
@@ -61,13 +70,16 @@ class PairDataset(Dataset):
     def __len__(self) -> int:
         return len(self.src_ids)
 
-    def __getitem__(self, i: int) -> tuple:
-        """(id, src ids, tgt ids, src text, tgt text[, references, oov words])."""
-        item = (i, self.src_ids[i], self.tgt_ids[i], self.src[i], self.tgt[i])
-        if self.references is None and self.oov is None:
-            return item
-        refs = self.references[i] if self.references is not None else [self.tgt[i]]
-        return (*item, refs, self.oov[i] if self.oov is not None else [])
+    def __getitem__(self, i: int) -> Example:
+        return Example(
+            id=i,
+            src_ids=self.src_ids[i],
+            tgt_ids=self.tgt_ids[i],
+            src_text=self.src[i],
+            tgt_text=self.tgt[i],
+            references=self.references[i] if self.references is not None else [self.tgt[i]],
+            oov=self.oov[i] if self.oov is not None else [],
+        )
 
     def lengths(self) -> list[int]:
         """Cost of each example in a batch: its longest side (+1 for BOS/EOS on the target)."""
@@ -92,8 +104,8 @@ class Collator:
         self.pad_id, self.bos_id, self.eos_id = pad_id, bos_id, eos_id
         self.vocab_size, self.unk_id = vocab_size, unk_id
 
-    def __call__(self, examples: list[tuple]) -> Batch:
-        ids, srcs, tgts, src_text, tgt_text, *extra = zip(*examples, strict=True)
+    def __call__(self, examples: list[Example]) -> Batch:
+        srcs, tgts = [e.src_ids for e in examples], [e.tgt_ids for e in examples]
         batch, max_src, max_tgt = len(srcs), max(map(len, srcs)), max(map(len, tgts)) + 1
         src = torch.full((batch, max_src), self.pad_id, dtype=torch.long)
         tgt_in = torch.full((batch, max_tgt), self.pad_id, dtype=torch.long)
@@ -112,12 +124,12 @@ class Collator:
             src_lengths=torch.tensor([len(s) for s in srcs]),
             tgt_in=tgt_in,
             tgt_out=tgt_out,
-            ids=torch.tensor(ids),
-            src_text=list(src_text),
-            tgt_text=list(tgt_text),
-            references=[list(r) for r in extra[0]] if extra else None,
+            ids=torch.tensor([e.id for e in examples]),
+            src_text=[e.src_text for e in examples],
+            tgt_text=[e.tgt_text for e in examples],
+            references=[list(e.references) for e in examples],
             src_ext=src_ext,
-            oov=[list(o) for o in extra[1]] if extra else None,
+            oov=[list(e.oov) for e in examples],
         )
 
 

@@ -12,42 +12,30 @@ from tokenizers import Tokenizer
 
 from encdec.data.base import BucketedDataModule
 from encdec.data.batching import Batch, Collator, PairDataset
-from encdec.data.sources import DataError, ensure_files, read_parallel
+from encdec.data.copy_vocab import extend_ids
+from encdec.data.sources import ensure_files, read_parallel
 from encdec.data.tokenization import (
     cached_tokenizer,
     fingerprint,
     special_ids,
     translation_trainer,
 )
+from encdec.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
 
-def extend_ids(
-    ids: list[int],
-    offsets: list[tuple[int, int]],
-    text: str,
-    unk_id: int,
-    vocab_size: int,
-    oov: list[str],
-    grow: bool = True,
-) -> tuple[list[int], list[str]]:
-    """Give <unk> pieces extended ids: the j-th word of `oov` is id vocab_size + j.
-
-    The word of an <unk> piece is its surface text (from the tokenizer's offsets). With `grow`
-    (the source) new words are appended to `oov`; otherwise (the target) only words already in
-    the source's `oov` are extended and the rest stay <unk>, as nothing could copy them.
-    """
-    out = []
-    for i, (start, end) in zip(ids, offsets, strict=False):  # ids may be truncated
-        if i == unk_id:
-            word = text[start:end]
-            if word not in oov and grow:
-                oov.append(word)
-            if word in oov:
-                i = vocab_size + oov.index(word)
-        out.append(i)
-    return out, oov
+def positive(null: bool = False, **options: object) -> None:
+    """Each `data.<name>` must be a positive whole number (or null, where `null` allows it)."""
+    for name, value in options.items():
+        if value is None and null:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            allowed = " (or null)" if null else ""
+            raise ConfigError(
+                f"data.{name}={value} is not allowed: it must be a positive whole number"
+                f"{allowed}. Set it on the command line, e.g. data.{name}=256."
+            )
 
 
 class TranslationDataModule(BucketedDataModule):
@@ -88,6 +76,10 @@ class TranslationDataModule(BucketedDataModule):
         copy_oov: bool = False,
     ) -> None:
         super().__init__()
+        positive(vocab_size=vocab_size, max_tokens=max_tokens, max_len=max_len)
+        positive(
+            limit_train=limit_train, max_src_len=max_src_len, max_tgt_len=max_tgt_len, null=True
+        )
         self.data_dir = Path(data_dir)
         self.src_lang, self.tgt_lang = src_lang, tgt_lang
         self.splits = dict(splits or {"train": "train", "val": "val", "test": "test_2016_flickr"})

@@ -11,14 +11,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from encdec.errors import DataError
+
 log = logging.getLogger(__name__)
-
-#: The public home of the raw Multi30k files (Task 1), the same files as in ../shared/data/multi30k.
-MULTI30K_URL = "https://raw.githubusercontent.com/multi30k/dataset/master/data/task1/raw/"
-
-
-class DataError(ValueError):
-    """Input data that cannot be used; the message names the file, the line and the fix."""
 
 
 def download(url: str, dest: Path, timeout: float = 60.0) -> None:

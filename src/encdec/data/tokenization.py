@@ -153,13 +153,6 @@ def fingerprint(texts: Iterable[str], **settings: object) -> str:
     return h.hexdigest()[:16]
 
 
-def cached_bpe(
-    texts: list[str], vocab_size: int, min_frequency: int, cache_dir: Path
-) -> tuple[Tokenizer, Path]:
-    """Load the tokenizer for these texts from the cache, training it only the first time."""
-    return cached_tokenizer("bpe", train_bpe, texts, vocab_size, min_frequency, cache_dir)
-
-
 def cached_tokenizer(
     kind: str,
     train: Callable[[list[str], int, int], Tokenizer],
@@ -191,6 +184,13 @@ def cached_tokenizer(
     tok.save(str(tmp))
     tmp.replace(path)
     return tok, path
+
+
+def placeholder_tokenizer() -> Tokenizer:
+    """A vocabulary of the special tokens and a few words: networks built on it check their
+    settings before any data is read (encdec.build.check_config)."""
+    words = [*SPECIAL_TOKENS, *(f"w{i}" for i in range(8))]
+    return Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token=UNK))
 
 
 def special_ids(tok: Tokenizer) -> dict[str, int]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import torch
 
-from encdec.decoding.greedy import Hypothesis, StepModel
+from encdec.decoding.types import Hypothesis, StepModel
 
 
 def block_repeated_ngrams(log_probs: torch.Tensor, history: torch.Tensor, n: int) -> None:

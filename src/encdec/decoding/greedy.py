@@ -1,36 +1,10 @@
-"""Greedy decoding, batched, and the shared output type."""
+"""Greedy decoding, batched."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
-
 import torch
 
-
-class StepModel(Protocol):
-    """What decoding needs from a model (Seq2Seq satisfies it)."""
-
-    def encode(self, src: torch.Tensor, src_lengths: torch.Tensor): ...
-
-    def step(self, tokens: torch.Tensor, memory, state): ...
-
-
-@dataclass
-class Hypothesis:
-    """One decoded output: token ids without BOS/EOS, its score, attention (T, S) if asked for."""
-
-    tokens: list[int]
-    score: float
-    attention: torch.Tensor | None = None
-
-
-def max_output_lengths(
-    src_lengths: torch.Tensor, ratio: float, offset: int, cap: int | None = None
-) -> torch.Tensor:
-    """Per-sentence output budget: ratio * source length + offset, at most `cap` tokens."""
-    lengths = (src_lengths.float() * ratio).long() + offset
-    return lengths.clamp(max=cap) if cap else lengths
+from encdec.decoding.types import Hypothesis, StepModel
 
 
 @torch.no_grad()

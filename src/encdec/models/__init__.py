@@ -2,7 +2,6 @@
 
 from encdec.models.attention import Attention, BahdanauAttention, LuongAttention
 from encdec.models.decoder import Decoder, DecoderState, Memory
-from encdec.models.embedding import EmbeddingInit
 from encdec.models.encoder import Encoder, EncoderOutput
 from encdec.models.reader import DocumentReader
 from encdec.models.seq2seq import Seq2Seq
@@ -18,7 +17,6 @@ __all__ = [
     "Memory",
     "Encoder",
     "EncoderOutput",
-    "EmbeddingInit",
     "Seq2Seq",
     "TransformerSeq2Seq",
 ]

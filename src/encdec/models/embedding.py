@@ -17,7 +17,6 @@ import codecs
 import gzip
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -31,22 +30,6 @@ WORD_START = "▁"  # the tokenizers' Metaspace mark (see encdec.data.tokenizati
 
 class EmbeddingFileError(ValueError):
     """A pretrained vectors file that cannot be used; the message names the option and the fix."""
-
-
-@dataclass
-class EmbeddingInit:
-    """How the token embeddings start (`model.embedding`): random or pretrained; trained or frozen.
-
-    `pretrained` is read by the training entry point, which knows the tokenizer's vocabulary (see
-    `load_pretrained`); a checkpoint already holds the loaded matrix, so evaluation never needs the
-    file. `freeze` keeps the embedding matrices (and an output layer tied to them) fixed.
-    `word2vec` (options of `encdec.data.word2vec.Word2VecSettings`, instead of `pretrained`) has
-    the training entry point learn the vectors from the training split first.
-    """
-
-    pretrained: str | None = None
-    freeze: bool = False
-    word2vec: dict | None = None
 
 
 def _open(path: Path) -> IO[bytes]:

@@ -23,8 +23,10 @@ def rnn_class(rnn_type: str) -> type[nn.RNNBase]:
     try:
         return RNN_CELLS[rnn_type]
     except KeyError:
+        hint = " (the Transformer is a model of its own: model=transformer)"
         raise ValueError(
-            f"Unknown rnn type {rnn_type!r}; choose one of {sorted(RNN_CELLS)} (e.g. rnn=lstm)."
+            f"Unknown rnn type {rnn_type!r}; choose one of {sorted(RNN_CELLS)} (e.g. rnn=lstm)"
+            f"{hint if rnn_type == 'transformer' else ''}."
         ) from None
 
 

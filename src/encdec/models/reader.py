@@ -20,15 +20,15 @@ import torch
 from torch import nn
 
 from encdec.models.attention import Attention
-from encdec.models.embedding import EmbeddingInit, set_frozen
+from encdec.models.embedding import set_frozen
 from encdec.models.encoder import Encoder
 
 
 class DocumentReader(nn.Module):
     """Passage + question -> start and end scores (B, P) over passage tokens (-inf at padding).
 
-    `embedding` says whether the word embedding is frozen (pretrained vectors such as DrQA's
-    GloVe are loaded by `encdec.models.embedding.load_pretrained`, which needs the vocabulary).
+    `freeze_embeddings` keeps the word embedding fixed (pretrained vectors such as DrQA's GloVe
+    are loaded by `encdec.build` before training, which knows the vocabulary).
     """
 
     def __init__(
@@ -43,7 +43,7 @@ class DocumentReader(nn.Module):
         dropout: float = 0.3,
         num_features: int = 2,
         attention: Callable[..., Attention] | None = None,
-        embedding: EmbeddingInit | None = None,
+        freeze_embeddings: bool = False,
     ) -> None:
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_id)
@@ -70,7 +70,7 @@ class DocumentReader(nn.Module):
         self.question_pool = nn.Linear(dim, 1)  # self-attention score of each question token
         self.start_scorer = nn.Linear(dim, dim, bias=False)  # W_s of p_i^T W_s q
         self.end_scorer = nn.Linear(dim, dim, bias=False)  # W_e of p_i^T W_e q
-        set_frozen(self.embeddings(), (embedding or EmbeddingInit()).freeze)
+        set_frozen(self.embeddings(), freeze_embeddings)
 
     def embeddings(self) -> list[nn.Embedding]:
         """The word embedding matrix (question and passage share it)."""

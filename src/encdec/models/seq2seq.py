@@ -9,7 +9,7 @@ from torch import nn
 
 from encdec.models.attention import Attention
 from encdec.models.decoder import Decoder, DecoderState, Memory
-from encdec.models.embedding import EmbeddingInit, set_frozen
+from encdec.models.embedding import set_frozen
 from encdec.models.encoder import Encoder
 
 
@@ -18,8 +18,8 @@ class Seq2Seq(nn.Module):
 
     `attention` is a factory `(query_dim, key_dim) -> Attention` (a `functools.partial`, as Hydra's
     `_partial_: true` makes it), or None for a decoder that only sees the encoder's final state.
-    `embedding` says whether the embeddings are frozen (pretrained vectors are loaded by
-    `encdec.models.embedding.load_pretrained`, which needs the tokenizer's vocabulary).
+    `freeze_embeddings` keeps the embeddings (and a tied output layer) fixed, e.g. pretrained
+    vectors, which `encdec.build` loads before training (it knows the tokenizer's vocabulary).
     """
 
     def __init__(
@@ -42,7 +42,7 @@ class Seq2Seq(nn.Module):
         copy: bool = False,
         coverage: bool = False,
         unk_id: int = 1,
-        embedding: EmbeddingInit | None = None,
+        freeze_embeddings: bool = False,
     ) -> None:
         super().__init__()
         #: With copy the network outputs log-probabilities over an extended vocabulary, not logits.
@@ -76,7 +76,7 @@ class Seq2Seq(nn.Module):
             copy=copy,
             coverage=coverage,
         )
-        set_frozen(self.embeddings(), (embedding or EmbeddingInit()).freeze)
+        set_frozen(self.embeddings(), freeze_embeddings)
 
     def embeddings(self) -> list[nn.Embedding]:
         """The token embedding matrices (one when shared)."""

@@ -20,15 +20,13 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from encdec.models.attention import Attention
 from encdec.models.decoder import Memory, OutputLayer
-from encdec.models.embedding import EmbeddingInit, set_frozen
+from encdec.models.embedding import set_frozen
 
 log = logging.getLogger(__name__)
 
@@ -89,10 +87,8 @@ class TransformerSeq2Seq(nn.Module):
     """Transformer encoder-decoder with shared / tied embeddings and pretrained-vector support.
 
     `hidden_dim` is d_model. Embeddings of `embedding_dim` are projected to d_model when the two
-    differ (e.g. 300-d GloVe vectors with d_model 256). The RNN-only options of the shared model
-    config (`bidirectional`, `input_feeding`, `bridge`, `encoder_hidden_dim`) and `attention` are
-    accepted so that a sweep over `rnn=lstm,gru,transformer` composes, and have no effect: every
-    layer has multi-head scaled dot-product attention.
+    differ (e.g. 300-d GloVe vectors with d_model 256). Every layer has multi-head scaled
+    dot-product attention, so there is no `rnn` or `attention` option (conf/model/transformer.yaml).
     """
 
     def __init__(
@@ -111,31 +107,14 @@ class TransformerSeq2Seq(nn.Module):
         norm_first: bool = True,
         share_embeddings: bool = False,
         tie_embeddings: bool = False,
-        embedding: EmbeddingInit | None = None,
-        attention: Callable[..., Attention] | None = None,
-        rnn_type: str = "transformer",
-        encoder_hidden_dim: int | None = None,
-        bidirectional: bool = True,
-        input_feeding: bool = True,
-        bridge: bool = True,
-        copy: bool = False,
-        coverage: bool = False,
+        freeze_embeddings: bool = False,
     ) -> None:
         super().__init__()
-        if copy or coverage:
-            raise ValueError(
-                "model.copy and model.coverage (pointer-generator, coverage) are options of the "
-                "RNN decoder; use rnn=lstm|gru|rnn, or set model.copy=false model.coverage=false."
-            )
-        if rnn_type != "transformer":
-            raise ValueError(f"TransformerSeq2Seq got rnn_type={rnn_type!r}; use rnn={rnn_type}.")
         if hidden_dim % num_heads:
             raise ValueError(
                 f"model.hidden_dim={hidden_dim} (d_model) must be a multiple of "
                 f"model.num_heads={num_heads}."
             )
-        if attention is not None:
-            log.info("rnn=transformer: the attention option is ignored (multi-head attention).")
         self.hidden_dim = hidden_dim
 
         def embed() -> nn.Embedding:
@@ -184,7 +163,7 @@ class TransformerSeq2Seq(nn.Module):
         else:
             self.pre_output = None
             self.output = OutputLayer(hidden_dim, vocab_size)
-        set_frozen(self.embeddings(), (embedding or EmbeddingInit()).freeze)
+        set_frozen(self.embeddings(), freeze_embeddings)
 
     def embeddings(self) -> list[nn.Embedding]:
         """The token embedding matrices (one when shared)."""

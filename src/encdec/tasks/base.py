@@ -1,21 +1,29 @@
-"""What every task shares: the configured optimizer and scheduler, and self-contained checkpoints."""
+"""What every task shares: the configured optimizer and scheduler, torch.compile, the DDP gather
+of evaluation outputs, prediction files and self-contained checkpoints."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import lightning as L
 import torch
+import torch.distributed as dist
 from tokenizers import Tokenizer
 from torch import nn
+
+R = TypeVar("R")
 
 
 class Task(L.LightningModule):
     """Base of the tasks: holds the network, tokenizer and the optimizer/scheduler factories
-    (Hydra `_partial_`). Subclasses call `save_hyperparameters` themselves (with `monitor` and
-    `scheduler_interval` among them), so their own arguments are recorded.
+    (Hydra `_partial_`). Subclasses call `save_hyperparameters` themselves (with `monitor`,
+    `scheduler_interval` and `compile` among them), so their own arguments are recorded.
+
+    `compile` applies torch.compile to the network when training starts (`setup`), as the
+    Lightning-Hydra template does; Module.compile keeps the parameter names, so checkpoints load
+    with or without it.
     """
 
     def __init__(
@@ -34,6 +42,16 @@ class Task(L.LightningModule):
         #: Extra entries written into every checkpoint (the resolved config, the tokenizer).
         self.checkpoint_extras: dict[str, Any] = {}
 
+    @property
+    def checkpoint_filename(self) -> str:
+        """The best checkpoint's file name, after the monitored metric: epoch03-step660-bleu12.34."""
+        monitor = self.hparams.monitor
+        return f"epoch{{epoch:02d}}-step{{step}}-{monitor.split('/')[-1]}{{{monitor}:.2f}}"
+
+    def setup(self, stage: str) -> None:
+        if self.hparams.get("compile") and stage == "fit":
+            self.net.compile()
+
     def configure_optimizers(self) -> Any:
         optimizer = self.optimizer_factory(params=self.parameters())
         if self.scheduler_factory is None:
@@ -46,6 +64,19 @@ class Task(L.LightningModule):
                 "interval": self.hparams.scheduler_interval,
             },
         }
+
+    @staticmethod
+    def gather(outputs: dict[int, R]) -> list[R]:
+        """Every rank's evaluation records, keyed by example id, merged and in id order.
+
+        DDP pads uneven splits by repeating examples; keying by id counts each once, so the
+        metrics are over the whole split, the same on every rank.
+        """
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            parts: list[Any] = [None] * dist.get_world_size()
+            dist.all_gather_object(parts, outputs)
+            outputs = {i: o for part in parts for i, o in part.items()}
+        return [outputs[i] for i in sorted(outputs)]
 
     def write_predictions(self, stage: str, suffix: str, text: str) -> None:
         """Save an evaluation's predictions as `<run>/predictions/<stage>[-epochNN]<suffix>`

@@ -4,18 +4,27 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from tokenizers import Tokenizer
 from torch import nn
-from torchmetrics.functional.text import squad
 
+from encdec import metrics
 from encdec.data.squad import QABatch
 from encdec.decoding.spans import best_spans
+from encdec.models.reader import DocumentReader
 from encdec.tasks.base import Task
+
+
+class Answer(NamedTuple):
+    """One evaluated question: its id, text, the predicted answer and the reference answers."""
+
+    qid: str
+    question: str
+    prediction: str
+    references: dict[str, list]
 
 
 class QATask(Task):
@@ -35,13 +44,18 @@ class QATask(Task):
         scheduler: Callable[..., Any] | None = None,
         scheduler_interval: str = "epoch",
         monitor: str = "val/f1",
+        compile: bool = False,
         max_answer_len: int = 15,
         num_samples: int = 8,
     ) -> None:
+        if not isinstance(net, DocumentReader):
+            raise ValueError(
+                f"task=qa answers with a reader (model=reader), not {type(net).__name__}; "
+                f"use model=reader with task=qa."
+            )
         super().__init__(net, tokenizer, optimizer, scheduler)
         self.save_hyperparameters(ignore=["net", "tokenizer", "optimizer", "scheduler"])
-        #: example index -> (question id, question, prediction, reference answers) of this evaluation.
-        self._outputs: dict[int, tuple[str, str, str, dict[str, list]]] = {}
+        self._outputs: dict[int, Answer] = {}
 
     def forward(self, batch: QABatch) -> tuple[torch.Tensor, torch.Tensor]:
         return self.net(
@@ -89,7 +103,7 @@ class QATask(Task):
             self.log(f"{stage}/loss", self.loss(batch), batch_size=len(batch), sync_dist=True)
         for j, (i, answer) in enumerate(zip(batch.index.tolist(), self.answer(batch), strict=True)):
             # Keyed by example: a question repeated to even out DDP ranks is counted once.
-            self._outputs[i] = (batch.qids[j], batch.questions[j], answer, batch.answers[j])
+            self._outputs[i] = Answer(batch.qids[j], batch.questions[j], answer, batch.answers[j])
 
     def validation_step(self, batch: QABatch, batch_idx: int) -> None:
         self._eval_step(batch, "val")
@@ -97,32 +111,20 @@ class QATask(Task):
     def test_step(self, batch: QABatch, batch_idx: int) -> None:
         self._eval_step(batch, "test")
 
-    def _gathered_outputs(self) -> dict[int, tuple[str, str, str, dict[str, list]]]:
-        """Every rank's answers (all ranks get all of them), so EM/F1 are over the whole split."""
-        outputs, self._outputs = self._outputs, {}
-        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-            parts: list[Any] = [None] * dist.get_world_size()
-            dist.all_gather_object(parts, outputs)
-            outputs = {i: o for part in parts for i, o in part.items()}
-        return outputs
-
     def _eval_epoch_end(self, stage: str) -> None:
-        outputs = [o for _, o in sorted(self._gathered_outputs().items())]
+        outputs = self.gather(self._outputs)
+        self._outputs = {}
         if not outputs:
             return
-        scores = squad(
-            preds=[{"id": qid, "prediction_text": answer} for qid, _, answer, _ in outputs],
-            target=[{"id": qid, "answers": refs} for qid, _, _, refs in outputs],
-        )
+        predictions = {o.qid: o.prediction for o in outputs}  # the official {id: answer} file
+        scores = metrics.squad_em_f1(predictions, {o.qid: o.references for o in outputs})
         # Every rank computed the same figures from the same gathered answers: no further sync.
-        self.log(f"{stage}/em", scores["exact_match"], prog_bar=True)
+        self.log(f"{stage}/em", scores["em"], prog_bar=True)
         self.log(f"{stage}/f1", scores["f1"], prog_bar=True)
         self.samples = [
-            [question, answer, " | ".join(refs["text"])]
-            for _, question, answer, refs in outputs[: self.hparams.num_samples]
+            [o.question, o.prediction, " | ".join(o.references["text"])]
+            for o in outputs[: self.hparams.num_samples]
         ]
-        # The official SQuAD prediction file, {question id: answer text}.
-        predictions = {qid: answer for qid, _, answer, _ in outputs}
         self.write_predictions(
             stage, ".json", json.dumps(predictions, ensure_ascii=False, indent=0) + "\n"
         )

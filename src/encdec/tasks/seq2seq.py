@@ -3,52 +3,58 @@
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
-import sacrebleu
 import torch
 import torch.nn.functional as F
 from tokenizers import Tokenizer
 from torch import nn
 
+from encdec import metrics
 from encdec.data.batching import Batch
+from encdec.data.copy_vocab import detokenize
 from encdec.data.tokenization import special_ids
-from encdec.decoding import Hypothesis, beam_search, max_output_lengths
+from encdec.decoding import DecodingSettings, Hypothesis, beam_search, max_output_lengths
 from encdec.models.loss import coverage_loss, smoothed_cross_entropy, smoothed_nll
 from encdec.tasks.base import Task
 
 METRICS = ("bleu", "rouge")
-ROUGE_KEYS = ("rouge1", "rouge2", "rougeL")
 
 
-def rouge_f1(hyps: list[str], refs: list[list[str]], stemmer: bool = True) -> dict[str, float]:
-    """ROUGE-1/2/L F1 x 100 (torchmetrics); with several references per example, each metric
-    takes the best reference of each example (accumulate="best"), as multi-reference ROUGE does.
+class Loss(NamedTuple):
+    """A batch's training loss: mean cross-entropy per real target token, their count, and the
+    mean coverage loss per token (None without coverage)."""
 
-    `stemmer` applies the Porter stemmer to words of 4+ letters, as rouge-score's
-    use_stemmer=True and ROUGE-1.5.5's -m: the setting of DialogSum's published baseline and of
-    most summarization papers, so figures are comparable with theirs.
-    """
-    from torchmetrics.functional.text import rouge_score
+    cross_entropy: torch.Tensor
+    tokens: int
+    coverage: torch.Tensor | None
 
-    scores = rouge_score(hyps, refs, accumulate="best", rouge_keys=ROUGE_KEYS, use_stemmer=stemmer)
-    return {key: 100.0 * float(scores[f"{key}_fmeasure"]) for key in ROUGE_KEYS}
+
+class Output(NamedTuple):
+    """One evaluated example: texts, its summed target NLL and token count, all its references."""
+
+    source: str
+    hypothesis: str
+    reference: str
+    nll: float
+    tokens: int
+    references: list[str]
 
 
 class Seq2SeqTask(Task):
-    """Wraps a Seq2Seq network: cross-entropy training, val/test decoding, sacreBLEU.
+    """Wraps a Seq2Seq network: cross-entropy training, val/test decoding, sacreBLEU / ROUGE.
 
     `optimizer` and `scheduler` are factories (Hydra `_partial_`), so the config picks them.
-    Validation decodes with `val_beam_size` (greedy by default, for speed); test uses `beam_size`.
-    `metric` is "bleu" (sacreBLEU) or "rouge" (ROUGE-1/2/L F1 against the first reference, and
-    `*_multi` against all references where the split has several; `rouge_stemmer` as in
-    `rouge_f1`). Every evaluation writes its hypotheses, one per line in split order, to
-    `<run>/predictions/` (see `Task.write_predictions`), for sacrebleu / rouge tools and for reading.
-    With a copying network (`net.copy`) the net returns log-probabilities of its mixture and the
-    loss is their NLL; otherwise the fused cross-entropy on logits. With `net.coverage`, training
-    adds `coverage_loss_weight` x the coverage loss (logged as train/coverage_loss).
+    `decoding` holds the search settings: validation decodes with `val_beam_size` (greedy by
+    default, for speed), test with `beam_size`. `metric` is "bleu" (sacreBLEU) or "rouge"
+    (ROUGE-1/2/L F1 against the first reference, and `*_multi` against all references where the
+    split has several; `rouge_stemmer` as in `metrics.rouge_f1`). Every evaluation writes its
+    hypotheses, one per line in split order, to `<run>/predictions/` (see
+    `Task.write_predictions`). With a copying network (`net.copy`) the net returns
+    log-probabilities of its mixture and the loss is their NLL; otherwise the fused
+    cross-entropy on logits. With `net.coverage`, training adds `coverage_loss_weight` x the
+    coverage loss (logged as train/coverage_loss).
     """
 
     def __init__(
@@ -59,28 +65,21 @@ class Seq2SeqTask(Task):
         scheduler: Callable[..., Any] | None = None,
         scheduler_interval: str = "epoch",
         monitor: str = "val/bleu",
+        compile: bool = False,
         label_smoothing: float = 0.0,
-        beam_size: int = 5,
-        val_beam_size: int = 1,
-        length_penalty: float = 1.0,
-        max_len_ratio: float = 1.5,
-        max_len_offset: int = 10,
-        max_len_cap: int = 250,
-        num_samples: int = 8,
-        metric: str = "bleu",
         coverage_loss_weight: float = 1.0,
-        min_length: int = 0,
-        no_repeat_ngram_size: int = 0,
+        decoding: DecodingSettings | None = None,
+        metric: str = "bleu",
         rouge_stemmer: bool = True,
+        num_samples: int = 8,
     ) -> None:
         super().__init__(net, tokenizer, optimizer, scheduler)
         if metric not in METRICS:
             raise ValueError(f"task.metric={metric!r}: choose one of {METRICS}.")
-        self.save_hyperparameters(ignore=["net", "tokenizer", "optimizer", "scheduler"])
+        self.save_hyperparameters(ignore=["net", "tokenizer", "optimizer", "scheduler", "decoding"])
+        self.decoding = decoding or DecodingSettings()
         self.ids = special_ids(tokenizer)
-        #: id -> (source, hypothesis, reference, summed target NLL, target tokens, all references).
-        self._outputs: dict[int, tuple[str, str, str, float, int, list[str]]] = {}
-        self._step_started: float | None = None
+        self._outputs: dict[int, Output] = {}
 
     # -- training -----------------------------------------------------------------------------
     @property
@@ -102,21 +101,18 @@ class Seq2SeqTask(Task):
             target = target.masked_fill(target >= out.size(-1), self.ids["unk"])
         return out, weights, real, target
 
-    def loss(self, batch: Batch, label_smoothing: float) -> tuple[torch.Tensor, int]:
-        """Mean per-token cross-entropy over real (non-pad) target tokens, and their count.
-
-        With coverage, the mean coverage loss per token is kept in `self.last_coverage_loss`.
-        """
+    def loss(self, batch: Batch, label_smoothing: float) -> Loss:
+        """Mean per-token cross-entropy over real (non-pad) target tokens (and coverage loss)."""
         out, weights, real, target = self._forward_real(batch)
         tokens = out.size(0)
         if self.copies:
             total = smoothed_nll(out, target, label_smoothing, self.net.vocab_size)
         else:
             total = smoothed_cross_entropy(out, target, label_smoothing)
-        self.last_coverage_loss = None
+        coverage = None
         if getattr(self.net, "coverage", False) and weights is not None:
-            self.last_coverage_loss = coverage_loss(weights, real) / max(tokens, 1)
-        return total / max(tokens, 1), tokens
+            coverage = coverage_loss(weights, real) / max(tokens, 1)
+        return Loss(total / max(tokens, 1), tokens, coverage)
 
     def example_losses(self, batch: Batch) -> tuple[list[float], list[int]]:
         """Summed cross-entropy (no smoothing) and target-token count of every example."""
@@ -129,117 +125,93 @@ class Seq2SeqTask(Task):
         return per_example.tolist(), real.sum(1).tolist()
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
-        loss, tokens = self.loss(batch, self.hparams.label_smoothing)
-        if self.last_coverage_loss is not None:
-            self.log("train/coverage_loss", self.last_coverage_loss, batch_size=len(batch))
-            loss = loss + self.hparams.coverage_loss_weight * self.last_coverage_loss
-        now = time.perf_counter()
-        if self._step_started is not None:
-            self.log(
-                "train/tokens_per_sec", tokens / (now - self._step_started), batch_size=len(batch)
-            )
-        self._step_started = now
+        result = self.loss(batch, self.hparams.label_smoothing)
+        loss = result.cross_entropy
+        if result.coverage is not None:
+            self.log("train/coverage_loss", result.coverage, batch_size=len(batch))
+            loss = loss + self.hparams.coverage_loss_weight * result.coverage
         self.log("train/loss", loss, prog_bar=True, batch_size=len(batch))
         return loss
 
-    def on_train_epoch_start(self) -> None:
-        self._step_started = None
-
     # -- decoding -----------------------------------------------------------------------------
     def decode(
-        self, batch: Batch, beam_size: int, return_attention: bool = False
+        self,
+        batch: Batch,
+        settings: DecodingSettings | None = None,
+        beam_size: int | None = None,
+        return_attention: bool = False,
     ) -> list[Hypothesis]:
-        """Decode a batch; beam_size 1 is greedy search."""
-        hp = self.hparams
-        max_lengths = max_output_lengths(
-            batch.src_lengths, hp.max_len_ratio, hp.max_len_offset, hp.max_len_cap
-        )
+        """Decode a batch with `settings` (default: the task's) and their test beam, or
+        `beam_size` when given; beam size 1 is greedy search."""
+        s = settings or self.decoding
         return beam_search(
             self.net,
             batch.src,
             batch.src_lengths,
             self.ids["bos"],
             self.ids["eos"],
-            max_lengths,
-            beam_size=beam_size,
-            alpha=hp.length_penalty,
+            max_output_lengths(batch.src_lengths, s.max_len_ratio, s.max_len_offset, s.max_len_cap),
+            beam_size=beam_size or s.beam_size,
+            alpha=s.length_penalty,
             return_attention=return_attention,
-            min_length=hp.get("min_length", 0),
-            no_repeat_ngram_size=hp.get("no_repeat_ngram_size", 0),
+            min_length=s.min_length,
+            no_repeat_ngram_size=s.no_repeat_ngram_size,
             src_ext=batch.src_ext if self.copies else None,
         )
 
     def detokenize(self, tokens: list[int], oov: list[str] | None = None) -> str:
         """Token ids -> text; extended ids (copied source-only words) become those words."""
-        vocab = self.tokenizer.get_vocab_size()
-        if not oov or all(t < vocab for t in tokens):
-            return self.tokenizer.decode(tokens, skip_special_tokens=True)
-        special = set(self.ids.values())
-        pieces = [
-            oov[t - vocab] if t >= vocab else self.tokenizer.id_to_token(t)
-            for t in tokens
-            if t not in special and t < vocab + len(oov)
-        ]
-        return self.tokenizer.decoder.decode(pieces)
+        return detokenize(self.tokenizer, tokens, set(self.ids.values()), oov)
 
-    def translate(self, batch: Batch, beam_size: int | None = None) -> list[str]:
-        hyps = self.decode(batch, beam_size or self.hparams.beam_size)
+    def translate(
+        self, batch: Batch, settings: DecodingSettings | None = None, beam_size: int | None = None
+    ) -> list[str]:
+        hyps = self.decode(batch, settings, beam_size)
         oov = batch.oov or [None] * len(hyps)
         return [self.detokenize(h.tokens, words) for h, words in zip(hyps, oov, strict=True)]
 
     # -- evaluation -----------------------------------------------------------------------------
-    def _eval_step(self, batch: Batch, stage: str, beam_size: int) -> None:
+    def _eval_step(self, batch: Batch, beam_size: int) -> None:
         nll, tokens = self.example_losses(batch)
-        hyps = self.translate(batch, beam_size)
+        hyps = self.translate(batch, beam_size=beam_size)
         refs = batch.references or [[t] for t in batch.tgt_text]
         for j, i in enumerate(batch.ids.tolist()):  # keyed by example id: order-free, no duplicates
-            self._outputs[i] = (
+            self._outputs[i] = Output(
                 batch.src_text[j], hyps[j], batch.tgt_text[j], nll[j], tokens[j], refs[j]
-            )  # fmt: skip
+            )
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
-        self._eval_step(batch, "val", self.hparams.val_beam_size)
+        self._eval_step(batch, self.decoding.val_beam_size)
 
     def test_step(self, batch: Batch, batch_idx: int) -> None:
-        self._eval_step(batch, "test", self.hparams.beam_size)
-
-    def _gathered_outputs(self) -> list[tuple[str, str, str, float, int]]:
-        """Every rank's outputs, merged by example id (DDP pads uneven splits with repeats)."""
-        outputs = self._outputs
-        self._outputs = {}
-        if torch.distributed.is_available() and torch.distributed.is_initialized():
-            parts: list[dict] = [{} for _ in range(torch.distributed.get_world_size())]
-            torch.distributed.all_gather_object(parts, outputs)
-            outputs = {i: o for part in parts for i, o in part.items()}
-        return [outputs[i] for i in sorted(outputs)]
+        self._eval_step(batch, self.decoding.beam_size)
 
     def _eval_epoch_end(self, stage: str) -> None:
-        """Corpus BLEU and token-level loss over the whole split, the same on every rank."""
-        outputs = self._gathered_outputs()
+        """Corpus BLEU / ROUGE and token-level loss over the whole split, the same on every rank."""
+        outputs = self.gather(self._outputs)
+        self._outputs = {}
         if not outputs:
             return
-        hyps = [o[1] for o in outputs]
-        refs = [o[2] for o in outputs]
-        loss = sum(o[3] for o in outputs) / max(sum(o[4] for o in outputs), 1)
+        hyps = [o.hypothesis for o in outputs]
+        loss = sum(o.nll for o in outputs) / max(sum(o.tokens for o in outputs), 1)
         # Every rank holds the same figures; sync_dist averages equal values (no change).
-        if self.hparams.get("metric", "bleu") == "rouge":
-            stem = self.hparams.get("rouge_stemmer", True)
-            for key, value in rouge_f1(hyps, [[r] for r in refs], stem).items():
+        if self.hparams.metric == "rouge":
+            stem = self.hparams.rouge_stemmer
+            first = [[o.reference] for o in outputs]
+            for key, value in metrics.rouge_f1(hyps, first, stem).items():
                 self.log(f"{stage}/{key}", value, prog_bar=key == "rouge1", sync_dist=True)
-            all_refs = [o[5] for o in outputs]
-            if any(len(r) > 1 for r in all_refs):
-                for key, value in rouge_f1(hyps, all_refs, stem).items():
+            every = [o.references for o in outputs]
+            if any(len(r) > 1 for r in every):
+                for key, value in metrics.rouge_f1(hyps, every, stem).items():
                     self.log(f"{stage}/{key}_multi", value, sync_dist=True)
         else:
-            self.log(
-                f"{stage}/bleu",
-                sacrebleu.corpus_bleu(hyps, [refs]).score,
-                prog_bar=True,
-                sync_dist=True,
-            )
+            bleu = metrics.bleu(hyps, [o.reference for o in outputs])
+            self.log(f"{stage}/bleu", bleu, prog_bar=True, sync_dist=True)
         self.log(f"{stage}/loss", loss, sync_dist=True)
         self.log(f"{stage}/ppl", math.exp(min(loss, 50.0)), sync_dist=True)
-        self.samples = [list(o[:3]) for o in outputs[: self.hparams.num_samples]]
+        self.samples = [
+            [o.source, o.hypothesis, o.reference] for o in outputs[: self.hparams.num_samples]
+        ]
         # One line per example: a summary's line breaks become spaces.
         self.write_predictions(stage, ".txt", "".join(h.replace("\n", " ") + "\n" for h in hyps))
 
