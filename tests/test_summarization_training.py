@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from encdec.cli.train import train
-from encdec.tasks.seq2seq import rouge_f1
+from encdec.metrics import rouge_f1
 from tests.helpers import SMALL, build_task, compose_train, overfit
 from tests.test_training import ATTENTIONS, RNNS
 

@@ -71,6 +71,7 @@ ALLOWED_TARGETS = frozenset(
         "lightning.pytorch.callbacks.RichProgressBar",
         "lightning.pytorch.callbacks.RichModelSummary",
         "lightning.pytorch.callbacks.EarlyStopping",
+        "lightning.pytorch.strategies.DDPStrategy",
         "lightning.pytorch.loggers.CSVLogger",
         "lightning.pytorch.loggers.TensorBoardLogger",
         # written by encdec before model format 2 (dropped by `upgrade_config`)

@@ -9,7 +9,7 @@ import pytest
 
 from encdec.data.datamodule import DialogSumDataModule, group_references
 from encdec.data.sources import DataError
-from encdec.tasks.seq2seq import rouge_f1
+from encdec.metrics import rouge_f1
 
 ROOT = Path(__file__).resolve().parents[2]
 
