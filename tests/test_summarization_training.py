@@ -19,8 +19,8 @@ SUMMARY = [
     "task=summarization",
     *SMALL,
     "data.max_src_len=120",
-    "task.max_len_cap=20",
-    "task.min_length=2",
+    "task.decoding.max_len_cap=20",
+    "task.decoding.min_length=2",
     "model.copy=true",
     "model.coverage=true",
 ]

@@ -179,7 +179,11 @@ def _instantiate(section: Any, name: str, **kwargs: Any) -> Any:
         cause = err.__cause__ or err
         if isinstance(cause, ValueError) and type(cause) is not ValueError:
             raise cause from None  # already one of encdec's messages (ConfigError, DataError...)
-        raise ConfigError(f"{name}: {cause}") from None
+        where = ".".join(p for p in (name, getattr(err, "full_key", "")) if p)
+        message = str(cause)
+        raise ConfigError(
+            message if message.startswith(f"{name}.") else f"{where}: {message}"
+        ) from None
 
 
 # -- config -> objects ------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Word2Vec vectors from the training text (model.embedding.word2vec): words split as the
+"""Word2Vec vectors from the training text (embeddings.word2vec): words split as the
 tokenizer splits them, cached by content, loaded into the reader by train.py; bad options stop
 with a message."""
 
@@ -9,10 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 from gensim.models import KeyedVectors
-from omegaconf import OmegaConf
 from tokenizers import Tokenizer
 
-from encdec.cli.embeddings import word2vec_settings
+from encdec.build import Embeddings
 from encdec.cli.train import train
 from encdec.data import word2vec as w2v
 from encdec.data.squad import SquadDataModule
@@ -22,7 +21,7 @@ from tests.helpers import QA_SMALL, compose_train
 from tests.integration.test_cli import run
 
 SETTINGS = Word2VecSettings(epochs=1, min_count=1, workers=1)
-W2V = "model.embedding.word2vec={epochs:1,min_count:1,workers:1}"
+W2V = "embeddings.word2vec={epochs:1,min_count:1,workers:1}"
 
 
 @pytest.fixture(scope="module")
@@ -71,10 +70,10 @@ def test_vectors_cover_the_vocabulary_and_are_cached(
 def test_train_py_starts_the_reader_from_word2vec_vectors(
     tmp_path: Path, data_dir: Path, monkeypatch
 ) -> None:
-    """task=qa with model.embedding.word2vec and frozen embeddings: after two optimizer steps
+    """task=qa with embeddings.word2vec and frozen embeddings: after two optimizer steps
     every vocabulary row equals the vector in the cached file train.py wrote."""
     monkeypatch.setenv("ENCDEC_DATA_DIR", str(data_dir))
-    overrides = [*QA_SMALL, W2V, "model.embedding.freeze=true", "model.embedding_dim=16"]
+    overrides = [*QA_SMALL, W2V, "model.freeze_embeddings=true", "model.embedding_dim=16"]
     cfg = compose_train(
         [*overrides, "test=false", f"data.cache_dir={tmp_path / 'cache'}"], tmp_path
     )
@@ -91,15 +90,14 @@ def test_train_py_starts_the_reader_from_word2vec_vectors(
 
 
 def test_word2vec_with_a_vectors_file_stops_with_a_message(data_dir: Path, tmp_path: Path) -> None:
-    args = ["train.py", *QA_SMALL, "logger=none", W2V, "model.embedding.pretrained=/v.txt"]
+    args = ["train.py", *QA_SMALL, "logger=none", W2V, "embeddings.vectors=/v.txt"]
     result = run(args, data_dir, tmp_path)
     output = result.stdout + result.stderr
     assert result.returncode == 1, output[-3000:]
-    assert "model.embedding.pretrained and model.embedding.word2vec are both set" in output
+    assert "embeddings.vectors and embeddings.word2vec are both set" in output
     assert "Traceback" not in output
 
 
 def test_an_unknown_word2vec_option_is_named() -> None:
-    cfg = OmegaConf.create({"embedding": {"pretrained": None, "word2vec": {"windw": 3}}})
     with pytest.raises(EmbeddingFileError, match="windw.*the options are epochs, window"):
-        word2vec_settings(cfg)
+        Embeddings(word2vec={"windw": 3}).word2vec_settings()

@@ -33,25 +33,33 @@ BAD_CONFIGS = {
         ["model.hidden_dim=0 is not allowed", "positive whole number", "model.hidden_dim=256"],
     ),
     "beam size 0": (
-        ["task.beam_size=0"],
-        ["task.beam_size=0 is not allowed", "positive whole number", "task.beam_size=5"],
+        ["task.decoding.beam_size=0"],
+        ["decoding.beam_size=0 is out of range", "a whole number from 1 to 64"],
     ),
     "unknown cell": (
         ["model.rnn_type=lstn"],
-        ["model.rnn_type=lstn is not a known recurrent cell", "lstm, gru, rnn, transformer"],
+        ["Unknown rnn type 'lstn'", "choose one of ['gru', 'lstm', 'rnn']", "rnn=lstm"],
     ),
     "attention that cannot use the sizes": (
         ["attention=luong_dot", "model.encoder_hidden_dim=100"],
-        ["attention=luong_dot", "model.hidden_dim=512", "encoder states of size 200"]
+        ["attention=luong_dot", "decoder state size (512)", "encoder state size (200)"]
         + ["attention=luong_general"],
     ),
     "heads that cannot split the size": (
-        ["rnn=transformer", "model.hidden_dim=100", "model.num_heads=3"],
-        ["model.hidden_dim=100 cannot be split over model.num_heads=3", "model.hidden_dim=99"],
+        ["model=transformer", "model.hidden_dim=100", "model.num_heads=3"],
+        ["model.hidden_dim=100 (d_model) must be a multiple of model.num_heads=3"],
     ),
     "transformer for question answering": (
-        ["task=qa", "rnn=transformer"],
-        ["rnn=transformer", "encdec.tasks.QATask cannot use it", "rnn=lstm"],
+        ["task=qa", "model=transformer"],
+        ["task=qa answers with a reader (model=reader)", "TransformerSeq2Seq"],
+    ),
+    "an option the model does not take": (
+        ["model=transformer", "rnn=gru"],
+        ["model.rnn_type: not an option of encdec.models.TransformerSeq2Seq", "num_heads"],
+    ),
+    "an old spelling": (
+        ["rnn=transformer", "task.beam_size=4"],
+        ["rnn= was renamed: write model=transformer", "task.decoding.beam_size=... instead"],
     ),
     "missing data folder": (
         ["paths.data_dir=/no/such/folder", "data.download_url=null"],

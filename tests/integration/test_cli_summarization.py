@@ -16,7 +16,7 @@ def test_train_and_eval_summarization(data_dir: Path, tmp_path: Path) -> None:
         "model.copy=true",
         "model.coverage=true",
         "data.max_src_len=120",
-        "task.max_len_cap=20",
+        "task.decoding.max_len_cap=20",
     ]
     result = run(["train.py", *args, *CLI_SMALL], data_dir, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]

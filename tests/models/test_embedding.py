@@ -93,9 +93,9 @@ def test_dimension_disagreeing_with_the_file_is_a_clear_error(vectors) -> None:
 def test_not_a_vectors_file_is_a_clear_error(tmp_path: Path) -> None:
     bad = tmp_path / "notes.txt"
     bad.write_text("hello\nworld\n")
-    with pytest.raises(EmbeddingFileError, match="model.embedding.pretrained"):
+    with pytest.raises(EmbeddingFileError, match="embeddings.vectors"):
         sniff_format(bad)
-    with pytest.raises(FileNotFoundError, match="model.embedding.pretrained"):
+    with pytest.raises(FileNotFoundError, match="embeddings.vectors"):
         sniff_format(tmp_path / "missing.txt")
 
 
@@ -123,8 +123,8 @@ def test_training_keeps_frozen_embeddings_and_changes_trainable_ones(
             f"rnn={rnn}",
             "model.embedding_dim=null",  # taken from the file
             "model.share_embeddings=true",
-            f"model.embedding.pretrained={folder / 'vectors.bin'}",
-            f"model.embedding.freeze={str(freeze).lower()}",
+            f"embeddings.vectors={folder / 'vectors.bin'}",
+            f"model.freeze_embeddings={str(freeze).lower()}",
             "test=false",
         ],
         tmp_path,
@@ -151,9 +151,9 @@ def test_the_qa_reader_starts_from_the_vectors(
     vectors, and frozen it stays so through two optimizer steps."""
     monkeypatch.setenv("ENCDEC_DATA_DIR", str(data_dir))
     kv, folder = vectors
-    overrides = ["model.embedding_dim=null", f"model.embedding.pretrained={folder / 'glove.txt'}"]
+    overrides = ["model.embedding_dim=null", f"embeddings.vectors={folder / 'glove.txt'}"]
     cfg = compose_train(
-        [*QA_SMALL, *overrides, "model.embedding.freeze=true", "test=false"], tmp_path
+        [*QA_SMALL, *overrides, "model.freeze_embeddings=true", "test=false"], tmp_path
     )
     train(cfg)
     weight = embedding_weight(tmp_path / "checkpoints" / "last.ckpt")
@@ -172,7 +172,7 @@ def test_train_py_stops_with_a_message_when_the_sizes_disagree(
 ) -> None:
     _, folder = vectors
     args = ["train.py", "data.limit_train=300", "tokenizer=word", "logger=none"]
-    result = run([*args, f"model.embedding.pretrained={folder / 'glove.txt'}"], data_dir, tmp_path)
+    result = run([*args, f"embeddings.vectors={folder / 'glove.txt'}"], data_dir, tmp_path)
     output = result.stdout + result.stderr
     assert result.returncode == 1, output[-3000:]
     assert f"model.embedding_dim=256, but {folder / 'glove.txt'} holds {DIM}-dimensional" in output

@@ -29,7 +29,7 @@ class BucketedDataModule(L.LightningDataModule):
     seed: int
 
     def training_texts(self) -> list[str]:
-        """The training split's text the tokenizer (and `model.embedding.word2vec`) learns from."""
+        """The training split's text the tokenizer (and `embeddings.word2vec`) learns from."""
         raise NotImplementedError
 
     def _load_tokenizer(self) -> Tokenizer:

@@ -1,4 +1,4 @@
-"""Word2Vec vectors learnt from a run's own training text (`model.embedding.word2vec`).
+"""Word2Vec vectors learnt from a run's own training text (`embeddings.word2vec`).
 
 Where no pretrained GloVe / Word2Vec file can be had (no internet, a new language, a special
 domain), skip-gram vectors trained on the training split itself give the embedding a start from
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Word2VecSettings:
-    """gensim's Word2Vec options that matter here (skip-gram; see `model.embedding.word2vec`)."""
+    """gensim's Word2Vec options that matter here (skip-gram; see `embeddings.word2vec`)."""
 
     epochs: int = 5
     window: int = 5

@@ -64,15 +64,13 @@ class DecodingSettings:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
                 raise ValueError(
-                    f"decoding option {name}={value!r} is out of range: give a whole number from "
+                    f"decoding.{name}={value!r} is out of range: give a whole number from "
                     f"{low} to {high}."
                 )
         for name in ("length_penalty", "max_len_ratio"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                raise ValueError(
-                    f"decoding option {name}={value!r} is out of range: give a number >= 0."
-                )
+                raise ValueError(f"decoding.{name}={value!r} is out of range: give a number >= 0.")
 
     def replace(self, **changes: Any) -> DecodingSettings:
         """A copy with the given options changed; None values keep the current ones."""

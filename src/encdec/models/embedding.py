@@ -41,7 +41,7 @@ def sniff_format(path: str | Path) -> tuple[bool, bool, int]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(
-            f"Pretrained vectors not found: {path}. Set model.embedding.pretrained to a Word2Vec "
+            f"Pretrained vectors not found: {path}. Set embeddings.vectors to a Word2Vec "
             f"or GloVe file (text or word2vec binary)."
         )
     with _open(path) as f:
@@ -58,7 +58,7 @@ def sniff_format(path: str | Path) -> tuple[bool, bool, int]:
     if len(fields) < 2:
         raise EmbeddingFileError(
             f"{path} is not a Word2Vec or GloVe vectors file: its first line is {first[:80]!r} "
-            f"(expected 'count dim' or 'word v1 v2 ...'). Check model.embedding.pretrained."
+            f"(expected 'count dim' or 'word v1 v2 ...'). Check embeddings.vectors."
         )
     return False, False, len(fields) - 1  # GloVe: "word v1 ... vD"
 
@@ -74,7 +74,7 @@ def read_vectors(path: str | Path):
         raise EmbeddingFileError(
             f"Could not read the vectors in {path} ({'binary' if binary else 'text'}, "
             f"{'with' if header else 'without'} a header line): {err}. Check "
-            f"model.embedding.pretrained."
+            f"embeddings.vectors."
         ) from None
 
 

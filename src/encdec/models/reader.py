@@ -22,6 +22,7 @@ from torch import nn
 from encdec.models.attention import Attention
 from encdec.models.embedding import set_frozen
 from encdec.models.encoder import Encoder
+from encdec.models.options import check_dropout, check_sizes
 
 
 class DocumentReader(nn.Module):
@@ -46,6 +47,8 @@ class DocumentReader(nn.Module):
         freeze_embeddings: bool = False,
     ) -> None:
         super().__init__()
+        check_sizes(embedding_dim=embedding_dim, hidden_dim=hidden_dim, num_layers=num_layers)
+        check_dropout(dropout)
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_id)
         self.dropout = nn.Dropout(dropout)
         self.align = (

@@ -11,6 +11,7 @@ from encdec.models.attention import Attention
 from encdec.models.decoder import Decoder, DecoderState, Memory
 from encdec.models.embedding import set_frozen
 from encdec.models.encoder import Encoder
+from encdec.models.options import check_dropout, check_sizes
 
 
 class Seq2Seq(nn.Module):
@@ -45,6 +46,15 @@ class Seq2Seq(nn.Module):
         freeze_embeddings: bool = False,
     ) -> None:
         super().__init__()
+        check_sizes(
+            ("encoder_hidden_dim",),
+            embedding_dim=embedding_dim,
+            hidden_dim=hidden_dim,
+            encoder_hidden_dim=encoder_hidden_dim,
+            encoder_layers=encoder_layers,
+            decoder_layers=decoder_layers,
+        )
+        check_dropout(dropout)
         #: With copy the network outputs log-probabilities over an extended vocabulary, not logits.
         self.copy, self.coverage = copy, coverage
         self.vocab_size, self.unk_id = vocab_size, unk_id

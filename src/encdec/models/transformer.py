@@ -27,6 +27,7 @@ from torch import nn
 
 from encdec.models.decoder import Memory, OutputLayer
 from encdec.models.embedding import set_frozen
+from encdec.models.options import check_dropout, check_sizes
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ class Positions(nn.Module):
         if start + length > self.max_positions:
             raise ValueError(
                 f"Sequence of {start + length} tokens is longer than model.max_positions="
-                f"{self.max_positions}; raise it (or lower data.max_len / task.max_len_cap)."
+                f"{self.max_positions}; raise it (or lower data.max_len / task.decoding.max_len_cap)."
             )
         return self.table[start : start + length]  # (length, D)
 
@@ -110,6 +111,16 @@ class TransformerSeq2Seq(nn.Module):
         freeze_embeddings: bool = False,
     ) -> None:
         super().__init__()
+        check_sizes(
+            embedding_dim=embedding_dim,
+            hidden_dim=hidden_dim,
+            encoder_layers=encoder_layers,
+            decoder_layers=decoder_layers,
+            num_heads=num_heads,
+            ff_dim=ff_dim,
+            max_positions=max_positions,
+        )
+        check_dropout(dropout)
         if hidden_dim % num_heads:
             raise ValueError(
                 f"model.hidden_dim={hidden_dim} (d_model) must be a multiple of "
