@@ -15,7 +15,7 @@ test:  ## the test suite (slow and gpu tests excluded)
 test-slow:  ## only the slow checks (real training to a quality bar)
 	$(PYTHON) -m pytest -q -m slow
 
-# The benchmark (README "Performance"): training throughput (fp32 at 1 and 2 threads, bf16-mixed),
+# The benchmark (docs/performance.md): training throughput (fp32 at 1 and 2 threads, bf16-mixed),
 # then decoding speed with a trained reference model (trained once, ~15 min, then reused).
 BENCH_CKPT ?= .cache/bench/reference.ckpt
 BENCH_HARDWARE ?= cpu
@@ -24,7 +24,7 @@ bench: $(BENCH_CKPT)
 	$(PYTHON) bench/train_throughput.py --threads 2 trainer.precision=bf16-mixed
 	$(PYTHON) bench/decode_speed.py --ckpt $(BENCH_CKPT) --precision fp32,bf16
 
-# The same on one CUDA GPU (README "Performance", "On a GPU"); the reference model trains there too.
+# The same on one CUDA GPU (docs/performance.md, "On a GPU"); the reference model trains there too.
 bench-gpu: BENCH_HARDWARE = gpu
 # More steps and wider windows than on the CPU: a step there is ~20x faster.
 GPU_THROUGHPUT = --accelerator gpu --steps 300 --warmup 20 --window 20

@@ -269,8 +269,8 @@ def test_hardware_and_throughput_options_compose(tmp_path: Path) -> None:
     assert task.state_dict().keys() == plain.state_dict().keys()  # checkpoints load either way
 
 
-def test_the_readme_multinode_command_submits_one_slurm_task_per_gpu() -> None:
-    readme = (ROOT / "README.md").read_text()
+def test_the_docs_multinode_command_submits_one_slurm_task_per_gpu() -> None:
+    readme = (ROOT / "docs" / "training.md").read_text()
     start = readme.index("python train.py -m hardware=multinode")
     command = readme[start : readme.index("\n```", start)].replace("\\\n", " ").split()
     assert command[:3] == ["python", "train.py", "-m"]

@@ -6,7 +6,7 @@ goes. Each decoder step of this model family makes and drops the same large tens
 glibc serves blocks above its mmap threshold (32 MB at most, by default) with fresh mmap pages
 and unmaps them on free, so every step pays a page fault and a zeroed page per 4 KB. Measured on
 the 2-core benchmark machine: beam-5 decoding of test_2016_flickr spent 4.3 of 21 CPU-seconds in
-the kernel, and took 5.3-5.4 s instead of 6.9 s with the blocks kept (README, Performance).
+the kernel, and took 5.3-5.4 s instead of 6.9 s with the blocks kept (docs/performance.md).
 Raising the mmap and trim thresholds keeps them in the heap (what jemalloc or tcmalloc, PyTorch's
 usual advice for CPU work, do by design). The heap takes a few rounds to settle into reusing
 blocks (tests/test_allocator.py), so it raises the resident size: blocks up to 64 MB are kept,

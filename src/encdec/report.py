@@ -3,6 +3,11 @@
 Reads every job's overrides (`.hydra/overrides.yaml`) and final metrics (`metrics.json`), prints a
 table sorted by the objective, and writes `report.csv` and `report.png` (the objective across the
 swept values) into the sweep folder.
+
+The objective is `--metric` when given; otherwise the task's monitor from the jobs' saved config
+(`task.monitor`, e.g. `val/bleu`) when the jobs logged it, else its test counterpart (`test/bleu`,
+for sweeps that never validated). The report names the metric it chose; when no job logged the
+metric, it stops (exit status 1) and lists the metrics the jobs have.
 """
 
 from __future__ import annotations
@@ -39,6 +44,45 @@ def collect(sweep_dir: Path) -> list[dict[str, object]]:
     ]
 
 
+def job_monitor(sweep_dir: Path) -> str | None:
+    """The task's monitor (`task.monitor`) in the first job's saved config, if any."""
+    for config in sorted(sweep_dir.glob("*/.hydra/config.yaml")):
+        try:
+            monitor = ((yaml.safe_load(config.read_text()) or {}).get("task") or {}).get("monitor")
+        except yaml.YAMLError:
+            continue
+        if isinstance(monitor, str) and monitor:
+            return monitor
+    return None
+
+
+def logged_metrics(rows: list[dict[str, object]]) -> list[str]:
+    """The metric names (`stage/name`) at least one job logged, sorted."""
+    return sorted({k for row in rows for k in row if "/" in k})
+
+
+def choose_metric(sweep_dir: Path, rows: list[dict[str, object]], metric: str | None) -> str:
+    """The metric to sort and plot by: `metric` if given, else the monitor or its test twin.
+
+    Stops (SystemExit with a message, exit status 1) when the jobs did not log it.
+    """
+    found = logged_metrics(rows)
+    if metric is not None:
+        candidates = [metric]
+    else:
+        monitor = job_monitor(sweep_dir) or "val/bleu"
+        stage, _, name = monitor.partition("/")
+        candidates = [monitor] + ([f"test/{name}"] if stage == "val" and name else [])
+    for candidate in candidates:
+        if candidate in found:
+            return candidate
+    listed = ", ".join(found) or "none"
+    raise SystemExit(
+        f"No job in {sweep_dir} logged {' or '.join(candidates)}. Metrics found: {listed}. "
+        f"Choose one with --metric (e.g. --metric {found[0] if found else 'test/bleu'})."
+    )
+
+
 def write_csv(rows: list[dict[str, object]], path: Path) -> None:
     columns = list(dict.fromkeys(key for row in rows for key in row))
     with path.open("w", newline="") as f:
@@ -72,18 +116,31 @@ def plot(rows: list[dict[str, object]], swept: list[str], metric: str, path: Pat
 
 
 def report(
-    sweep_dir: Path, metric: str = "val/bleu", maximize: bool = True
+    sweep_dir: Path, metric: str | None = None, maximize: bool = True
 ) -> list[dict[str, object]]:
+    """Print the table, write report.csv and report.png; `metric` None: the jobs' monitor."""
     rows = collect(sweep_dir)
     if not rows:
         raise SystemExit(f"No finished jobs (with metrics.json) in {sweep_dir}.")
+    chosen = choose_metric(sweep_dir, rows, metric)
+    if metric is None:
+        monitor = job_monitor(sweep_dir) or "val/bleu"
+        reason = (
+            "the task's monitor"
+            if chosen == monitor
+            else f"the jobs logged no {monitor}: they never validated"
+        )
+        print(f"Metric: {chosen} ({reason}; --metric chooses another)")
+    else:
+        print(f"Metric: {chosen}")
+    metric = chosen
     rows.sort(
         key=lambda r: float(r.get(metric, float("-inf") if maximize else float("inf"))),
         reverse=maximize,
     )
     swept = [k for k in rows[0] if k != "job" and "/" not in k]
     table = Table(title=f"{sweep_dir} — sorted by {metric}")
-    shown = ["job", *swept, *sorted(k for k in rows[0] if "/" in k)]
+    shown = ["job", *swept, *logged_metrics(rows)]
     for column in shown:
         table.add_column(column, justify="right" if "/" in column or column == "job" else "left")
     for row in rows:
@@ -103,7 +160,9 @@ def report(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sweep_dir", type=Path)
-    parser.add_argument("--metric", default="val/bleu")
+    parser.add_argument(
+        "--metric", default=None, help="default: the jobs' task.monitor, else its test/ twin"
+    )
     parser.add_argument("--minimize", action="store_true")
     args = parser.parse_args()
     report(args.sweep_dir, args.metric, maximize=not args.minimize)

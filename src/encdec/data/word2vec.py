@@ -2,7 +2,7 @@
 
 Where no pretrained GloVe / Word2Vec file can be had (no internet, a new language, a special
 domain), skip-gram vectors trained on the training split itself give the embedding a start from
-word co-occurrence instead of noise (the SQuAD reader learns markedly faster from them: README).
+word co-occurrence instead of noise (the SQuAD reader learns markedly faster from them: docs/results.md).
 It is unsupervised: only the texts the tokenizer is trained on are read.
 Words are split by the run's tokenizer's own normalizer and pre-tokenizer, so with a word-level
 tokenizer every vocabulary word finds its vector (subword pieces of a BPE vocabulary do not).
