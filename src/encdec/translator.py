@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -9,6 +10,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from tokenizers import Tokenizer
 
+from encdec import inputs
 from encdec.data.batching import Collator
 from encdec.data.tokenization import PAD
 from encdec.tasks import Seq2SeqTask
@@ -35,8 +37,16 @@ def build_task(
     return task.eval()
 
 
-def translate_lines(task: Seq2SeqTask, lines: list[str], batch_size: int) -> list[str]:
-    """Translate `lines` in batches of similar length; outputs come back in input order."""
+def translate_lines(
+    task: Seq2SeqTask,
+    lines: list[str],
+    batch_size: int,
+    warn: Callable[[int, str], None] | None = None,
+) -> list[str]:
+    """Translate `lines` in batches of similar length; outputs come back in input order.
+
+    A line longer than `inputs.source_limit` tokens is cut to it; `warn(index, message)` hears.
+    """
     from encdec.data.datamodule import extend_ids
 
     ids = task.ids
@@ -48,6 +58,11 @@ def translate_lines(task: Seq2SeqTask, lines: list[str], batch_size: int) -> lis
     if copy:  # source-only words get extended ids, so the pointer-generator can copy them
         for i, (e, line) in enumerate(zip(encodings, lines, strict=True)):
             encoded[i], oov[i] = extend_ids(e.ids, e.offsets, line, ids["unk"], vocab, [])
+    limit = inputs.source_limit(inputs.max_positions(task.net))
+    for i in (i for i in range(len(lines)) if len(encoded[i]) > limit):
+        if warn is not None:
+            warn(i, inputs.truncated(len(encoded[i]), limit))
+        encoded[i] = encoded[i][:limit]
     collate = Collator(ids["pad"], ids["bos"], ids["eos"], *((vocab, ids["unk"]) if copy else ()))
     # Empty lines stay empty; the rest are decoded in batches of similar length.
     order = sorted((i for i in range(len(lines)) if encoded[i]), key=lambda i: len(encoded[i]))
@@ -82,15 +97,23 @@ class Translator:
         max_length: int | None = None,
         batch_size: int = 64,
     ) -> list[str]:
-        """Translate raw sentences (beam search; beam_size / max_length default to the model's)."""
-        if isinstance(sentences, str):
-            sentences = [sentences]
+        """Translate raw sentences (beam search; beam_size / max_length default to the model's).
+
+        The rules of `encdec.inputs`: ValueError for an option out of range or a non-string
+        sentence; blank or unusable sentences (InputWarning) translate to "", over-long ones are
+        cut (InputWarning).
+        """
+        sentences = inputs.api_sentences(sentences)
+        beam_size = inputs.check_option("beam_size", beam_size)
+        max_length = inputs.check_option("max_length", max_length)
+        batch_size = inputs.check_option("batch_size", batch_size, optional=False)
         hp = self.task.hparams
         saved = hp.beam_size, hp.max_len_cap
         hp.beam_size = beam_size or hp.beam_size
-        hp.max_len_cap = max_length or hp.max_len_cap
+        positions = inputs.max_positions(self.task.net)
+        hp.max_len_cap = inputs.output_cap(max_length or hp.max_len_cap, positions)
         try:
-            return translate_lines(self.task, list(sentences), batch_size)
+            return translate_lines(self.task, sentences, batch_size, inputs.warn_sentence)
         finally:
             hp.beam_size, hp.max_len_cap = saved
 
