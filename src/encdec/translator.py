@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
 
+from encdec import inputs
 from encdec.data.batching import Collator, Example
 from encdec.data.copy_vocab import extend_ids
 from encdec.decoding import DecodingSettings
@@ -13,9 +15,16 @@ from encdec.tasks import Seq2SeqTask
 
 
 def translate_lines(
-    task: Seq2SeqTask, lines: list[str], batch_size: int, settings: DecodingSettings | None = None
+    task: Seq2SeqTask,
+    lines: list[str],
+    batch_size: int,
+    settings: DecodingSettings | None = None,
+    warn: Callable[[int, str], None] | None = None,
 ) -> list[str]:
-    """Translate `lines` in batches of similar length; outputs come back in input order."""
+    """Translate `lines` in batches of similar length; outputs come back in input order.
+
+    A line longer than `inputs.source_limit` tokens is cut to it; `warn(index, message)` hears.
+    """
     ids = task.ids
     encodings = task.tokenizer.encode_batch(lines, add_special_tokens=False)
     encoded = [e.ids for e in encodings]
@@ -25,6 +34,11 @@ def translate_lines(
     if copy:  # source-only words get extended ids, so the pointer-generator can copy them
         for i, (e, line) in enumerate(zip(encodings, lines, strict=True)):
             encoded[i], oov[i] = extend_ids(e.ids, e.offsets, line, ids["unk"], vocab, [])
+    limit = inputs.source_limit(inputs.max_positions(task.net))
+    for i in (i for i in range(len(lines)) if len(encoded[i]) > limit):
+        if warn is not None:
+            warn(i, inputs.truncated(len(encoded[i]), limit))
+        encoded[i] = encoded[i][:limit]
     collate = Collator(ids["pad"], ids["bos"], ids["eos"], *((vocab, ids["unk"]) if copy else ()))
     # Empty lines stay empty; the rest are decoded in batches of similar length.
     order = sorted((i for i in range(len(lines)) if encoded[i]), key=lambda i: len(encoded[i]))
@@ -38,6 +52,15 @@ def translate_lines(
         for i, text in zip(chunk, task.translate(batch, settings), strict=True):
             outputs[i] = text
     return outputs
+
+
+def decoding_settings(
+    task: Seq2SeqTask, beam_size: int | None, max_length: int | None
+) -> DecodingSettings:
+    """The task's decoding settings with a user's beam size / output cap (a copy), the cap held
+    to what the model can produce (a Transformer's max_positions)."""
+    cap = inputs.output_cap(max_length or task.decoding.max_len_cap, inputs.max_positions(task.net))
+    return task.decoding.replace(beam_size=beam_size, max_len_cap=cap)
 
 
 class Translator:
@@ -59,11 +82,18 @@ class Translator:
         max_length: int | None = None,
         batch_size: int = 64,
     ) -> list[str]:
-        """Translate raw sentences (beam search; beam_size / max_length default to the model's)."""
-        if isinstance(sentences, str):
-            sentences = [sentences]
-        settings = self.task.decoding.replace(beam_size=beam_size, max_len_cap=max_length)
-        return translate_lines(self.task, list(sentences), batch_size, settings)
+        """Translate raw sentences (beam search; beam_size / max_length default to the model's).
+
+        The rules of `encdec.inputs`: ValueError for an option out of range or a non-string
+        sentence; blank or unusable sentences (InputWarning) translate to "", over-long ones are
+        cut (InputWarning).
+        """
+        sentences = inputs.api_sentences(sentences)
+        beam_size = inputs.check_option("beam_size", beam_size)
+        max_length = inputs.check_option("max_length", max_length)
+        batch_size = inputs.check_option("batch_size", batch_size, optional=False)
+        settings = decoding_settings(self.task, beam_size, max_length)
+        return translate_lines(self.task, sentences, batch_size, settings, inputs.warn_sentence)
 
     def to(self, device: str | torch.device) -> Translator:
         self.task.to(device)

@@ -1,32 +1,50 @@
 """`python predict.py ckpt_path=<QA checkpoint> ...`: answer questions about paragraphs.
 
 Input, one of:
-- `question="..." context="..."` on the command line: prints the answer;
+- `question="..." context="..."` on the command line: prints the answer (a question or context
+  that cannot be used ends with a message and exit status 1);
 - `input=FILE`: JSON lines `{"context": ..., "question": ..., "id": ...}` (id optional);
 - neither: the same JSON lines typed on stdin, each answered as soon as it is read.
-Output: one JSON line per question, `{"id": ..., "question": ..., "answer": ...}`, to stdout or
-`output=FILE`.
+
+Output: one JSON line per input line, in order, `{"id": ..., "question": ..., "answer": ...}`,
+to stdout or `output=FILE`, written (and flushed) as each batch is answered. A line that cannot be
+answered (not UTF-8, empty, not JSON, not an object, a missing / empty / non-string `context` or
+`question`, a lone surrogate, a context of only invisible characters, an `id` that is not a string
+or a number) gets `{"id", "question", "answer": "", "error": "<what is wrong>"}` (id and question
+as far as they are usable, else null), the same message as a warning on stderr naming the line,
+and the lines after it are answered as usual: exit status 0. Contexts longer than
+`encdec.inputs.MAX_CONTEXT_TOKENS` tokens are cut to their start, questions to their first 64
+tokens, with a warning.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Iterator
-from pathlib import Path
+import logging
+from collections.abc import Iterable
 
 import datasets
 from omegaconf import DictConfig
 
-from encdec.data.sources import DataError
+from encdec import inputs
+from encdec.cli.lines import open_input, open_output, stdin_lines, warner
 from encdec.data.squad import QADataset, encode_qa
+from encdec.errors import ConfigError
 from encdec.tasks.qa import QATask
+
+log = logging.getLogger(__name__)
 
 
 def answer(task: QATask, items: list[dict[str, str]]) -> list[str]:
     """Answer each {"context", "question"} item with a span of its context."""
     tok = task.tokenizer
     contexts, questions = [i["context"] for i in items], [i["question"] for i in items]
-    columns = encode_qa(tok, contexts, questions)
+    columns = encode_qa(
+        tok,
+        contexts,
+        questions,
+        max_passage_len=inputs.MAX_CONTEXT_TOKENS,
+        max_question_len=inputs.MAX_QUESTION_TOKENS,
+    )
     columns.update(
         id=[str(i) for i in range(len(items))],
         question=questions,
@@ -39,60 +57,83 @@ def answer(task: QATask, items: list[dict[str, str]]) -> list[str]:
     return task.answer(ds.collate(list(range(len(items)))))
 
 
-def parse(line: str, where: str) -> dict[str, str]:
-    """One input line -> {"context", "question", "id"?}, or a DataError saying what is wrong."""
-    try:
-        item = json.loads(line)
-    except json.JSONDecodeError as err:
-        raise DataError(
-            f"{where}: not JSON ({err.msg}). Write one object per line: "
-            f'{{"context": "...", "question": "..."}}.'
-        ) from None
-    for key in ("context", "question"):
-        if not isinstance(item, dict) or not str(item.get(key) or "").strip():
-            raise DataError(
-                f'{where}: "{key}" is missing or empty; every line needs a context and a question.'
+def length_warnings(task: QATask, item: inputs.Question) -> list[str]:
+    """What `answer` will cut of this question's context and question."""
+    found = []
+    for text, limit, what in (
+        (item.context, inputs.MAX_CONTEXT_TOKENS, "context tokens"),
+        (item.question, inputs.MAX_QUESTION_TOKENS, "question tokens"),
+    ):
+        length = len(task.tokenizer.encode(text or "", add_special_tokens=False).ids)
+        if length > limit:
+            found.append(inputs.truncated(length, limit, what))
+    return found
+
+
+def answer_stream(task: QATask, lines: Iterable[bytes], batch_size: int, where: str, out) -> int:
+    """Answer numbered JSON lines in batches, writing each batch's output lines as soon as they
+    are answered. Returns the number of lines that could not be answered."""
+    warn, unusable = warner(where), 0
+    for chunk in inputs.batched(enumerate(lines, start=1), batch_size):
+        items = [inputs.question_line(raw) for _, raw in chunk]
+        good = [i for i, item in enumerate(items) if item.error is None]
+        for i, item in enumerate(items):
+            if item.error is not None:
+                end = " " if item.error.endswith(".") else ". "
+                warn(chunk[i][0], f"{item.error}{end}Its answer is empty.")
+                unusable += 1
+            else:
+                for message in length_warnings(task, item):
+                    warn(chunk[i][0], message)
+        answers = [""] * len(items)
+        if good:
+            found = answer(
+                task, [{"context": items[i].context, "question": items[i].question} for i in good]
             )
+            for i, text in zip(good, found, strict=True):
+                answers[i] = text
+        out.write(inputs.answer_json(item, a) for item, a in zip(items, answers, strict=True))
+    return unusable
+
+
+def command_line_question(cfg: DictConfig) -> inputs.Question:
+    """question=/context= given on the command line (numbers Hydra parsed are taken as text)."""
+    fields = {}
+    for key in ("context", "question"):
+        value = cfg.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)
+        fields[key] = value
+    item = inputs.question_item(fields)
+    if item.error is not None:
+        raise ConfigError(
+            f"question=/context=: {item.error}. Give both, e.g. 'question=\"Who won?\"' "
+            f"'context=\"The Broncos won 24-10.\"'."
+        )
     return item
 
 
-def read_items(lines: Iterable[str], name: str) -> Iterator[dict[str, str]]:
-    for number, line in enumerate(lines, start=1):
-        if line.strip():
-            yield parse(line, f"{name}, line {number}")
-
-
-def answer_questions(task: QATask, cfg: DictConfig, stdin_lines: Iterable[str]) -> None:
+def answer_questions(task: QATask, cfg: DictConfig) -> None:
     if cfg.get("question") is not None or cfg.get("context") is not None:
-        item = parse(
-            json.dumps({"context": cfg.get("context"), "question": cfg.get("question")}),
-            "question=/context=",
-        )
-        print(answer(task, [item])[0], flush=True)
+        item = command_line_question(cfg)
+        for message in length_warnings(task, item):
+            log.warning("question=/context=: %s", message)
+        found = answer(task, [{"context": item.context, "question": item.question}])[0]
+        with open_output(cfg.output) as out:
+            out.write([found])
         return
     if cfg.input is not None:
-        path = Path(cfg.input)
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"input={cfg.input}: no such file. Give a JSON-lines file with context and question."
+        source = open_input(cfg, "a JSON-lines file with context and question (UTF-8)")
+        with source, open_output(cfg.output) as out:
+            unusable = answer_stream(
+                task, inputs.read_lines(source), cfg.batch_size, str(cfg.input), out
             )
-        items = list(read_items(path.read_text(encoding="utf-8").splitlines(), str(path)))
-        answers = [
-            a
-            for start in range(0, len(items), cfg.batch_size)
-            for a in answer(task, items[start : start + cfg.batch_size])
-        ]
-        rows = zip(items, answers, strict=True)
     else:
-        rows = ((item, answer(task, [item])[0]) for item in read_items(stdin_lines, "stdin"))
-    out = open(cfg.output, "w", encoding="utf-8") if cfg.output else None  # noqa: SIM115
-    try:
-        for item, text in rows:
-            line = json.dumps(
-                {"id": item.get("id"), "question": item["question"], "answer": text},
-                ensure_ascii=False,
-            )
-            print(line, file=out, flush=True)
-    finally:
-        if out is not None:
-            out.close()
+        with open_output(cfg.output) as out:
+            unusable = answer_stream(task, stdin_lines(), 1, "stdin", out)
+    if unusable:
+        log.warning(
+            "%d input line(s) could not be answered (see above); their answers are empty, with "
+            'an "error".',
+            unusable,
+        )

@@ -1,67 +1,98 @@
-"""`python predict.py ckpt_path=... [input=FILE]`: translate text with a trained checkpoint.
+"""`python predict.py ckpt_path=... [input=FILE] [output=FILE]`: translate text with a checkpoint.
 
 A QA checkpoint answers questions instead (see encdec.cli.answer for its input format).
+
+One output line per input line, always, written (and flushed) as each batch is answered: from
+`input=FILE` in batches of `batch_size` lines, from stdin one line at a time as it is typed.
+Lines are split on "\\n" only and decoded one by one. Blank lines give empty output lines; lines
+that cannot be used (not UTF-8, a lone surrogate, only invisible characters) give an empty output
+line and a one-line warning on stderr naming the line; over-long lines are truncated to what the
+model reads, with a warning (the rules: `encdec.inputs`).
+
+Exit status 0 when every line got its output line (warnings included), 1 when nothing could be
+done: an option out of range (`beam_size` 1..64, `max_length` 1..1024, `batch_size` 1..4096), a
+missing or unreadable input file, an output that cannot be written, an unusable checkpoint.
 """
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterable, Iterator
-from pathlib import Path
+import logging
+from collections.abc import Iterable
 
 import hydra
 import torch
 from omegaconf import DictConfig
 
-from encdec import build
+from encdec import build, inputs
 from encdec.cli.answer import answer_questions
 from encdec.cli.common import CONF_DIR, run_friendly
+from encdec.cli.lines import Output, open_input, open_output, stdin_lines, warner
+from encdec.decoding import DecodingSettings
 from encdec.errors import ConfigError
-from encdec.tasks import QATask
-from encdec.translator import translate_lines
+from encdec.tasks import QATask, Seq2SeqTask
+from encdec.translator import decoding_settings, translate_lines
+
+log = logging.getLogger(__name__)
 
 
-def stdin_lines() -> Iterator[str]:
-    """Lines typed by the user (with a prompt when stdin is a terminal)."""
-    interactive = sys.stdin.isatty()
-    while True:
-        if interactive:
-            print("> ", end="", file=sys.stderr, flush=True)
-        line = sys.stdin.readline()
-        if not line:
-            return
-        yield line.rstrip("\n")
+def check_options(cfg: DictConfig) -> None:
+    """beam_size / max_length / batch_size in range, before anything is loaded."""
+    try:
+        for key in ("beam_size", "max_length", "batch_size"):
+            inputs.check_option(key, cfg.get(key), optional=key != "batch_size")
+    except inputs.OptionError as err:
+        raise ConfigError(str(err)) from None
 
 
-def write(outputs: Iterable[str], path: str | None) -> None:
-    if path is None:
-        for text in outputs:
-            print(text, flush=True)
-    else:
-        Path(path).write_text("".join(f"{t}\n" for t in outputs), encoding="utf-8")
+def translate_stream(
+    task: Seq2SeqTask,
+    settings: DecodingSettings,
+    lines: Iterable[bytes],
+    batch_size: int,
+    where: str,
+    out: Output,
+) -> int:
+    """Translate numbered lines in batches of `batch_size`, writing each batch's outputs as soon
+    as they are decoded. Returns the number of lines that could not be used."""
+    warn, unusable = warner(where), 0
+    for chunk in inputs.batched(enumerate(lines, start=1), batch_size):
+        texts = []
+        for number, raw in chunk:
+            source = inputs.source_line(raw, first=number == 1)
+            if source.problem is not None:
+                warn(number, source.problem)
+                unusable += 1
+            texts.append(source.text)
+        numbers = [number for number, _ in chunk]
+        outputs = translate_lines(
+            task, texts, batch_size, settings, lambda i, message, n=numbers: warn(n[i], message)
+        )
+        out.write(outputs)
+    return unusable
 
 
 def predict(cfg: DictConfig) -> None:
+    check_options(cfg)
     task = build.load_checkpoint(cfg.ckpt_path).task
-    if isinstance(task, QATask):  # a reader answers questions about paragraphs instead
-        torch.set_grad_enabled(False)
-        answer_questions(task, cfg, stdin_lines())
-        return
-    try:
-        settings = task.decoding.replace(beam_size=cfg.beam_size, max_len_cap=cfg.max_length)
-    except ValueError as err:
-        raise ConfigError(str(err)) from None
     torch.set_grad_enabled(False)
+    if isinstance(task, QATask):  # a reader answers questions about paragraphs instead
+        answer_questions(task, cfg)
+        return
+    settings = decoding_settings(task, cfg.beam_size, cfg.max_length)
     if cfg.input is not None:
-        path = Path(cfg.input)
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"input={cfg.input}: no such file. Give a text file, one sentence per line."
+        source = open_input(cfg, "a text file, one sentence per line (UTF-8)")
+        with source, open_output(cfg.output) as out:
+            unusable = translate_stream(
+                task, settings, inputs.read_lines(source), cfg.batch_size, str(cfg.input), out
             )
-        lines = path.read_text(encoding="utf-8").splitlines()
-        write(translate_lines(task, lines, cfg.batch_size, settings), cfg.output)
     else:  # one sentence at a time, answered as soon as it is typed
-        write((translate_lines(task, [line], 1, settings)[0] for line in stdin_lines()), cfg.output)
+        with open_output(cfg.output) as out:
+            unusable = translate_stream(task, settings, stdin_lines(), 1, "stdin", out)
+    if unusable:
+        log.warning(
+            "%d input line(s) could not be used (see above); their output lines are empty.",
+            unusable,
+        )
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="predict")

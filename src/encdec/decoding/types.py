@@ -8,6 +8,8 @@ from typing import Any, Protocol
 
 import torch
 
+from encdec.inputs import LIMITS
+
 
 class StepModel(Protocol):
     """What decoding needs from a model (Seq2Seq and TransformerSeq2Seq satisfy it)."""
@@ -26,9 +28,10 @@ class Hypothesis:
     attention: torch.Tensor | None = None
 
 
-#: Upper bounds of the options a user (or a request) may set: beyond them decoding is only slower.
-MAX_BEAM_SIZE = 64
-MAX_OUTPUT_LENGTH = 1024
+#: Upper bounds of what a config or a user (encdec.inputs.LIMITS) may set: beyond them
+#: decoding is only slower.
+MAX_BEAM_SIZE = LIMITS["beam_size"][1]
+MAX_OUTPUT_LENGTH = LIMITS["max_length"][1]
 
 
 @dataclass(frozen=True)
