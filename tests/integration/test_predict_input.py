@@ -65,9 +65,9 @@ def lstm(data_dir: Path, log_dir: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def transformer(data_dir: Path, log_dir: Path) -> Path:
-    args = ["task=translation", "rnn=transformer", "attention=none", "model.num_heads=2"]
+    args = ["task=translation", "model=transformer", "model.num_heads=2"]
     # Training pairs and outputs within the 64 positions.
-    args += ["model.max_positions=64", "data.max_len=40", "task.max_len_cap=60"]
+    args += ["model.max_positions=64", "data.max_len=40", "task.decoding.max_len_cap=60"]
     return train([*args, *SMALL], data_dir, log_dir, "transformer")
 
 
