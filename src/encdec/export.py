@@ -22,6 +22,7 @@ from omegaconf import DictConfig
 
 from encdec.cli.checks import CheckpointError
 from encdec.cli.common import CONF_DIR, read_checkpoint, run_friendly
+from encdec.files import atomic_open
 from encdec.translator import Translator, build_task
 
 log = logging.getLogger(__name__)
@@ -42,10 +43,8 @@ def export_model(ckpt_path: str | Path, out: str | Path) -> Path:
         "state_dict": task.state_dict(),
     }
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    torch.save(package, tmp)
-    tmp.replace(out)  # atomic: never a half-written model file
+    with atomic_open(out, "wb") as f:  # never a half-written model file
+        torch.save(package, f)
     return out
 
 

@@ -16,6 +16,8 @@ from hydra.utils import instantiate
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from omegaconf import DictConfig, OmegaConf
 
+from encdec.files import atomic_write_text
+
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -30,6 +32,7 @@ def run_friendly(fn: Callable[[], Any]) -> Any:
     """
     from encdec.allocator import retain_freed_memory
     from encdec.callbacks.faults import TrainingDiverged
+    from encdec.checkpoint_io import CheckpointWriteError
     from encdec.cli.checks import CheckpointError, ConfigError
     from encdec.data.sources import DataError
     from encdec.models.embedding import EmbeddingFileError
@@ -44,6 +47,7 @@ def run_friendly(fn: Callable[[], Any]) -> Any:
         ConfigError,
         CheckpointError,
         TrainingDiverged,
+        CheckpointWriteError,  # a full disk: the message names the intact last checkpoint
     ) as err:
         log.error("%s", err)
         sys.exit(1)
@@ -56,7 +60,7 @@ def run_friendly(fn: Callable[[], Any]) -> Any:
 
 def save_metrics(metrics: dict[str, float], path: Path) -> None:
     """Write the final metrics beside the run, for scripts and sweep reports."""
-    path.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    atomic_write_text(path, json.dumps(metrics, indent=2, sort_keys=True) + "\n")
 
 
 def wandb_logged_in() -> bool:

@@ -9,6 +9,7 @@ from typing import Any
 
 import hydra
 import lightning as L
+from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from encdec.cli.checks import check_decoding_options
@@ -46,7 +47,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     task, datamodule, _ = load_checkpoint(cfg.ckpt_path, cfg.paths.data_dir, cfg.paths.cache_dir)
     apply_decoding_options(task.hparams, cfg)
     trainer = L.Trainer(
-        **cfg.get("trainer", {}),
+        **instantiate(cfg.get("trainer", {}), _convert_="all"),  # a DDP strategy: an object
         logger=build_loggers(cfg.get("logger")),
         default_root_dir=cfg.paths.output_dir,
         enable_checkpointing=False,
@@ -57,8 +58,9 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     finally:
         finish_wandb()
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
-    save_metrics(metrics, Path(cfg.paths.output_dir) / "metrics.json")
-    print_metrics(metrics, f"{cfg.ckpt_path} on {cfg.split}")
+    if trainer.is_global_zero:  # hardware=ddp_cpu: every rank has the same (synced) metrics
+        save_metrics(metrics, Path(cfg.paths.output_dir) / "metrics.json")
+        print_metrics(metrics, f"{cfg.ckpt_path} on {cfg.split}")
     return metrics
 
 

@@ -30,6 +30,7 @@ from encdec.cli.common import (
 )
 from encdec.cli.embeddings import init_pretrained, resolve_embedding_dim
 from encdec.loggers import WandbLogger
+from encdec.runs import is_rank_zero, locked
 
 log = logging.getLogger(__name__)
 
@@ -121,8 +122,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
         )
         continue_wandb_run(cfg, ckpt["encdec"].get("wandb_run_id"))
         del ckpt
-    OmegaConf.save(resolved, output_dir / "config_resolved.yaml")
-    datamodule.tokenizer.save(str(output_dir / "tokenizer.json"))
+    if is_rank_zero():  # encdec.runs: the run's files are rank 0's (DDP ranks share the folder)
+        OmegaConf.save(resolved, output_dir / "config_resolved.yaml")
+        datamodule.tokenizer.save(str(output_dir / "tokenizer.json"))
 
     loggers = build_loggers(cfg.get("logger"))
     callbacks = build_callbacks(cfg.get("callbacks"))
@@ -159,5 +161,6 @@ def train(cfg: DictConfig) -> dict[str, float]:
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")
 def main(cfg: DictConfig) -> float | None:
     name_sweep_job(cfg)
-    metrics = run_friendly(lambda: train(cfg))
+    # encdec.runs.locked: one live process per run folder (a second is refused, one line)
+    metrics = run_friendly(lambda: locked(cfg.paths.output_dir, lambda: train(cfg)))
     return metrics.get(cfg.get("optimized_metric"))
