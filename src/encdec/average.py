@@ -16,6 +16,8 @@ from typing import Any
 
 import torch
 
+from encdec.files import atomic_open
+
 #: Entries of a Lightning checkpoint that describe the model, kept from the last input.
 KEPT = (
     "state_dict",
@@ -66,8 +68,8 @@ def main(argv: list[str] | None = None) -> None:
         averaged = average_checkpoints(args.checkpoints)
     except (ValueError, KeyError) as err:
         sys.exit(f"Cannot average: {err}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(averaged, args.out)
+    with atomic_open(args.out, "wb") as f:  # never half a checkpoint at --out
+        torch.save(averaged, f)
     print(f"Averaged {len(args.checkpoints)} checkpoints into {args.out}")
 
 
