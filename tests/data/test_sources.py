@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import gzip
+import hashlib
 import os
 import threading
 from collections.abc import Iterator
@@ -13,7 +14,15 @@ from pathlib import Path
 import pytest
 
 from encdec.data.datamodule import TranslationDataModule
-from encdec.data.sources import DataError, ensure_files, read_lines, read_parallel
+from encdec.data.sources import (
+    MULTI30K_SHA256,
+    DataError,
+    download,
+    ensure_files,
+    known_sha256,
+    read_lines,
+    read_parallel,
+)
 
 EN_DE_FILES = [
     f"{split}.{lang}.gz" for split in ("train", "val", "test_2016_flickr") for lang in ("en", "de")
@@ -255,3 +264,90 @@ def test_misaligned_train_files(tmp_path: Path) -> None:
         TranslationDataModule(
             data_dir=str(folder), cache_dir=str(tmp_path / "cache"), vocab_size=100
         ).setup("fit")
+
+
+# -- verified downloads: Content-Length, checksums, no partial file on any failure ------------
+
+
+class _TruncatingHandler(_QuietHandler):
+    """Announces the whole file's length but sends only its first 1,000 bytes, then hangs up."""
+
+    def do_GET(self) -> None:  # noqa: N802 - stdlib name
+        path = Path(self.translate_path(self.path))
+        data = path.read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data[:1000])
+        self.close_connection = True
+
+
+@pytest.fixture
+def truncating_server(data_dir: Path) -> Iterator[str]:
+    handler = functools.partial(_TruncatingHandler, directory=str(data_dir))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_a_download_that_ends_early_is_refused(tmp_path: Path, truncating_server: str) -> None:
+    url = f"{truncating_server}/multi30k/val.en.gz"
+    with pytest.raises(DataError) as err:
+        download(url, tmp_path / "val.en.gz")
+    message = str(err.value)
+    assert url in message and "1000" in message and "21650" in message  # received / expected
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_multi30k_downloads_are_checked_against_known_checksums(
+    tmp_path: Path, data_dir: Path, http_server: str
+) -> None:
+    assert known_sha256(f"{http_server}/multi30k/val.de.gz") == MULTI30K_SHA256["val.de.gz"]
+    assert known_sha256(f"{http_server}/elsewhere/val.de.gz") is None
+    # A good file: accepted (and checked against the known SHA-256 of a Multi30k file).
+    download(f"{http_server}/multi30k/val.de.gz", tmp_path / "val.de.gz")
+    assert (tmp_path / "val.de.gz").read_bytes() == (data_dir / "multi30k/val.de.gz").read_bytes()
+    # Another file served under a Multi30k name: refused, nothing written.
+    with pytest.raises(DataError, match="SHA-256") as err:
+        download(f"{http_server}/multi30k/val.en.gz", tmp_path / "x" / "a.gz", sha256="0" * 64)
+    assert "val.en.gz" in str(err.value) and "0" * 64 in str(err.value)
+    assert list((tmp_path / "x").iterdir()) == []
+    # The table's own entry for another file: refused too.
+    bad = f"{http_server}/multi30k/val.en.gz"
+    with pytest.raises(DataError, match="SHA-256"):
+        download(bad, tmp_path / "y" / "b.gz", sha256=MULTI30K_SHA256["val.de.gz"])
+    assert list((tmp_path / "y").iterdir()) == []
+    # Every known checksum is that of the real file (the table matches the shared data).
+    for name, digest in MULTI30K_SHA256.items():
+        assert hashlib.sha256((data_dir / "multi30k" / name).read_bytes()).hexdigest() == digest
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt, ValueError, OSError])
+def test_any_failure_mid_download_leaves_no_partial_file(
+    tmp_path: Path, http_server: str, monkeypatch: pytest.MonkeyPatch, error: type
+) -> None:
+    import hashlib as hashlib_module
+
+    real = hashlib_module.sha256
+
+    class Failing:  # fails after the first chunk has been written to the temporary file
+        def __init__(self) -> None:
+            self.inner, self.calls = real(), 0
+
+        def update(self, data: bytes) -> None:
+            self.calls += 1
+            if self.calls == 2:
+                raise error("mid-download")
+            self.inner.update(data)
+
+    monkeypatch.setattr("encdec.data.sources.hashlib.sha256", Failing)
+    expected = DataError if error is not KeyboardInterrupt else KeyboardInterrupt
+    with pytest.raises(expected):
+        download(f"{http_server}/multi30k/train.en.gz", tmp_path / "train.en.gz")
+    assert list(tmp_path.iterdir()) == []

@@ -94,7 +94,7 @@ def test_eval_reproduces_the_test_figures(trained: tuple[Path, dict, Path], data
         ["eval.py", f"ckpt_path={ckpt}", "trainer.limit_test_batches=1"], data_dir, log_dir
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    eval_dir = only([p for p in (log_dir / "outputs").glob("*/*") if p != run_dir])
+    eval_dir = only(list((log_dir / "outputs" / "eval").glob("*/*")))  # never run_dir
     eval_metrics = json.loads((eval_dir / "metrics.json").read_text())
     assert eval_metrics["test/bleu"] == pytest.approx(metrics["test/bleu"], abs=1e-6)
     assert eval_metrics["test/loss"] == pytest.approx(metrics["test/loss"], rel=1e-5)

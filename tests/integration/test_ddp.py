@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import SMALL
 from tests.integration.test_cli import CLI_SMALL, only, run
 
 # 300 training pairs at 512 tokens per batch: 9 batches per rank, so 18 steps are two epochs (two
@@ -50,7 +51,7 @@ def test_ddp_cpu_run_matches_a_single_process_evaluation(data_dir: Path, tmp_pat
         tmp_path / "eval",
     )
     assert single.returncode == 0, single.stderr[-3000:]
-    eval_dir = only(list((tmp_path / "eval").glob("outputs/*/*")))
+    eval_dir = only(list((tmp_path / "eval").glob("outputs/eval/*/*")))
     one = json.loads((eval_dir / "metrics.json").read_text())
     assert ddp["val/bleu"] > 0  # small after 18 steps, but every hypothesis counts in it
     assert ddp["val/bleu"] == pytest.approx(one["val/bleu"], abs=1e-6)
@@ -70,3 +71,47 @@ def test_gpu_hardware_trains_in_bf16(hardware: str, data_dir: Path, tmp_path: Pa
     assert json.loads((run_dir / "metrics.json").read_text())["val/bleu"] >= 0
     config = (run_dir / "config_resolved.yaml").read_text()
     assert "precision: bf16-mixed" in config
+
+
+def test_ddp_cpu_on_a_cold_cache_then_eval_with_ddp(data_dir: Path, tmp_path: Path) -> None:
+    """Both ranks start on an empty cache: one trains the tokenizer and encodes the splits, the
+    other waits and reads them. eval.py hardware=ddp_cpu then scores the checkpoint on 2 ranks,
+    in its own folder, as one process does."""
+    import os
+    import subprocess
+    import sys
+
+    from encdec.cli.common import ROOT
+
+    cache = tmp_path / "cache"
+    env = {**os.environ, "ENCDEC_DATA_DIR": str(data_dir), "WANDB_MODE": "offline"}
+
+    def cli(args: list[str]) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, *args, f"paths.log_dir={tmp_path}", f"paths.cache_dir={cache}"],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+
+    small = [o for o in SMALL if not o.startswith(("trainer.max_steps", "trainer.limit_train"))]
+    trained = cli(["train.py", "hardware=ddp_cpu", *small, "trainer.max_steps=2", "test=false"])
+    output = trained.stdout + trained.stderr
+    assert trained.returncode == 0, output[-3000:]
+    assert "GLOBAL_RANK: 1, MEMBER: 2/2" in output
+    assert output.count("Training a 500-token bpe tokenizer") == 1, output[-3000:]
+    tokenizers = [p for p in (cache / "tokenizers").iterdir() if not p.name.startswith(".")]
+    assert len(tokenizers) == 1
+    assert not [p for p in cache.rglob("*") if p.name.endswith(".tmp")]
+    run_dir = only(list((tmp_path / "outputs").glob("*/*")))
+    ckpt = run_dir / "checkpoints" / "last.ckpt"
+    before = {p: p.stat().st_mtime_ns for p in run_dir.rglob("*")}
+
+    scores = {}
+    for hardware in ("ddp_cpu", "cpu"):
+        result = cli(["eval.py", f"ckpt_path={ckpt}", f"hardware={hardware}", "split=val"])
+        assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+        eval_dir = only(list((tmp_path / "outputs" / "eval").glob("*/*")))
+        scores[hardware] = json.loads((eval_dir / "metrics.json").read_text())
+        os.rename(eval_dir, tmp_path / f"eval-{hardware}")  # so the next one is found alone
+    assert {p: p.stat().st_mtime_ns for p in run_dir.rglob("*")} == before  # nothing written
+    assert scores["ddp_cpu"]["val/bleu"] == pytest.approx(scores["cpu"]["val/bleu"], abs=1e-6)
+    assert scores["ddp_cpu"]["val/loss"] == pytest.approx(scores["cpu"]["val/loss"], rel=1e-6)

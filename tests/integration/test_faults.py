@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -16,7 +17,7 @@ from hydra.utils import instantiate
 
 from encdec.callbacks.faults import TrainingDiverged
 from encdec.checkpoint_io import AtomicCheckpointIO
-from encdec.cli.common import ROOT
+from encdec.cli.common import ROOT, run_friendly
 from encdec.cli.train import train
 from encdec.tasks import Seq2SeqTask
 from tests.helpers import SMALL, compose_train
@@ -216,3 +217,36 @@ def test_checkpoints_are_written_atomically(
     monkeypatch.undo()
     assert torch.load(path, weights_only=True)["global_step"] == 3
     assert [p.name for p in path.parent.iterdir()] == ["last.ckpt"]
+
+
+def test_a_full_disk_during_a_checkpoint_save_is_one_line_naming_the_intact_checkpoint(
+    data_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The disk fills up at the second save (step 6): the run ends with exit code 1 and one
+    message naming the folder and the last checkpoint, which is whole (step 3)."""
+    monkeypatch.setenv("ENCDEC_DATA_DIR", str(data_dir))
+    real_save, saves = torch.save, []
+
+    def disk_full_at_the_second_save(obj, f, *args, **kwargs) -> None:
+        saves.append(obj.get("global_step"))
+        if len(saves) == 2:
+            f.write(b"x" * 1000)  # a few bytes reach the disk, then it is full
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_save(obj, f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", disk_full_at_the_second_save)
+    cfg = compose_train([*TINY, "test=false"], tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        run_friendly(lambda: train(cfg))
+    monkeypatch.undo()
+    assert exit_info.value.code == 1
+    folder, last = tmp_path / "checkpoints", tmp_path / "checkpoints" / "last.ckpt"
+    (message,) = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert "\n" not in message
+    assert f"Could not write the checkpoint {last}: the disk is full" in message
+    assert f"The last checkpoint, {last}, is intact: free space in {folder}" in message
+    assert torch.load(last, weights_only=False)["global_step"] == saves[0] == 3
+    assert sorted(p.name for p in folder.iterdir()) == ["last.ckpt"]  # no temporary file left

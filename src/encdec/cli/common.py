@@ -21,7 +21,9 @@ from rich.table import Table
 
 from encdec.allocator import retain_freed_memory
 from encdec.callbacks.faults import TrainingDiverged
+from encdec.checkpoint_io import CheckpointWriteError
 from encdec.errors import CheckpointError, ConfigError, DataError
+from encdec.files import atomic_write_text
 from encdec.models.embedding import EmbeddingFileError
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,7 @@ def run_friendly(fn: Callable[[], Any]) -> Any:
         ConfigError,
         CheckpointError,
         TrainingDiverged,
+        CheckpointWriteError,  # a full disk: the message names the intact last checkpoint
     ) as err:
         log.error("%s", err)
         sys.exit(1)
@@ -58,7 +61,7 @@ def run_friendly(fn: Callable[[], Any]) -> Any:
 
 def save_metrics(metrics: dict[str, float], path: Path) -> None:
     """Write the final metrics beside the run, for scripts and sweep reports."""
-    path.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    atomic_write_text(path, json.dumps(metrics, indent=2, sort_keys=True) + "\n")
 
 
 def print_metrics(metrics: dict[str, float], title: str) -> None:

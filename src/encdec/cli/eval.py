@@ -8,6 +8,7 @@ from typing import Any
 
 import hydra
 import lightning as L
+from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from encdec import build
@@ -48,7 +49,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         task_overrides=task_overrides(cfg),
     )
     trainer = L.Trainer(
-        **cfg.get("trainer", {}),
+        **instantiate(cfg.get("trainer", {}), _convert_="all"),  # a DDP strategy: an object
         logger=build_loggers(cfg.get("logger")),
         default_root_dir=cfg.paths.output_dir,
         enable_checkpointing=False,
@@ -59,8 +60,9 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     finally:
         finish_wandb()
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
-    save_metrics(metrics, Path(cfg.paths.output_dir) / "metrics.json")
-    print_metrics(metrics, f"{cfg.ckpt_path} on {cfg.split}")
+    if trainer.is_global_zero:  # hardware=ddp_cpu: every rank has the same (synced) metrics
+        save_metrics(metrics, Path(cfg.paths.output_dir) / "metrics.json")
+        print_metrics(metrics, f"{cfg.ckpt_path} on {cfg.split}")
     return metrics
 
 

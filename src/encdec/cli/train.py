@@ -26,6 +26,7 @@ from encdec.cli.common import (
 )
 from encdec.cli.renamed import refuse_renamed_options
 from encdec.loggers import WandbLogger
+from encdec.runs import is_rank_zero, locked
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +101,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
         continue_wandb_run(cfg, ckpt["encdec"].get("wandb_run_id"))
         del ckpt
     resolved = task.checkpoint_extras["config"]
-    OmegaConf.save(resolved, output_dir / "config_resolved.yaml")
-    datamodule.tokenizer.save(str(output_dir / "tokenizer.json"))
+    if is_rank_zero():  # encdec.runs: the run's files are rank 0's (DDP ranks share the folder)
+        OmegaConf.save(resolved, output_dir / "config_resolved.yaml")
+        datamodule.tokenizer.save(str(output_dir / "tokenizer.json"))
 
     loggers = build_loggers(cfg.get("logger"))
     callbacks = build_callbacks(cfg.get("callbacks"))
@@ -141,7 +143,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")
 def hydra_main(cfg: DictConfig) -> float | None:
     name_sweep_job(cfg)
-    metrics = run_friendly(lambda: train(cfg))
+    # encdec.runs.locked: one live process per run folder (a second is refused, one line)
+    metrics = run_friendly(lambda: locked(cfg.paths.output_dir, lambda: train(cfg)))
     return metrics.get(cfg.get("optimized_metric"))
 
 

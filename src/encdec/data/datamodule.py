@@ -21,6 +21,7 @@ from encdec.data.tokenization import (
     translation_trainer,
 )
 from encdec.errors import ConfigError, DataError
+from encdec.files import file_lock
 
 log = logging.getLogger(__name__)
 
@@ -182,9 +183,10 @@ class TranslationDataModule(BucketedDataModule):
                 out["oov"].append(oov)
             return out
 
-        ds = datasets.Dataset.from_dict({"src": src, "tgt": tgt}).map(
-            encode, batched=True, cache_file_name=str(cache), new_fingerprint=key
-        )
+        with file_lock(cache):  # one process encodes a split (DDP ranks); the others load it
+            ds = datasets.Dataset.from_dict({"src": src, "tgt": tgt}).map(
+                encode, batched=True, cache_file_name=str(cache), new_fingerprint=key
+            )
         src_ids, tgt_ids, oov = (
             ds.data.column(c).to_pylist() for c in ("src_ids", "tgt_ids", "oov")
         )

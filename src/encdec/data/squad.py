@@ -22,6 +22,7 @@ from torch.utils.data import Dataset
 from encdec.data.base import BucketedDataModule
 from encdec.data.sources import DataError
 from encdec.data.tokenization import cached_tokenizer, fingerprint, special_ids, train_word_level
+from encdec.files import file_lock
 
 log = logging.getLogger(__name__)
 
@@ -376,7 +377,8 @@ class SquadDataModule(BucketedDataModule):
         def encode(rows: dict[str, list]) -> dict[str, list]:
             return encode_qa(tok, rows["context"], rows["question"], rows["answers"], **settings)
 
-        ds = raw.map(encode, batched=True, cache_file_name=str(cache), new_fingerprint=key)
+        with file_lock(cache):  # one process encodes a split (DDP ranks); the others load it
+            ds = raw.map(encode, batched=True, cache_file_name=str(cache), new_fingerprint=key)
         data = QADataset(ds, with_text=stage != "train", pad_id=special_ids(tok)["pad"])
         dropped = len(ds) - len(data)
         if dropped:

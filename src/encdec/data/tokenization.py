@@ -25,6 +25,8 @@ from tokenizers import (
     trainers,
 )
 
+from encdec.files import atomic_path, file_lock
+
 log = logging.getLogger(__name__)
 
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<s>", "</s>"
@@ -177,12 +179,16 @@ def cached_tokenizer(
     if path.is_file():
         log.info("Tokenizer loaded from cache %s", path)
         return Tokenizer.from_file(str(path)), path
-    log.info("Training a %d-token %s tokenizer on %d texts", vocab_size, kind, len(texts))
-    tok = train(texts, vocab_size, min_frequency)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tok.save(str(tmp))
-    tmp.replace(path)
+    # One process trains it (DDP ranks and parallel runs may start on a cold cache together);
+    # the others wait for the lock, then load the file it wrote.
+    with file_lock(path):
+        if path.is_file():
+            log.info("Tokenizer loaded from cache %s (trained by another process)", path)
+            return Tokenizer.from_file(str(path)), path
+        log.info("Training a %d-token %s tokenizer on %d texts", vocab_size, kind, len(texts))
+        tok = train(texts, vocab_size, min_frequency)
+        with atomic_path(path) as tmp:
+            tok.save(str(tmp))
     return tok, path
 
 

@@ -12,7 +12,6 @@ The vectors file is cached by content like the tokenizers, so a second run does 
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -21,6 +20,7 @@ from pathlib import Path
 from tokenizers import Tokenizer
 
 from encdec.data.tokenization import fingerprint
+from encdec.files import atomic_path, file_lock
 
 log = logging.getLogger(__name__)
 
@@ -80,12 +80,14 @@ def cached_word2vec(
     if path.is_file():
         log.info("Word2Vec vectors loaded from cache %s", path)
         return path
-    start = time.perf_counter()
-    wv = train_word2vec(texts, tokenizer, dim, settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")  # DDP ranks may train it side by side
-    wv.save_word2vec_format(str(tmp), binary=False)
-    tmp.replace(path)
+    with file_lock(path):  # one process trains them (DDP ranks); the others wait, then read them
+        if path.is_file():
+            log.info("Word2Vec vectors loaded from cache %s (trained by another process)", path)
+            return path
+        start = time.perf_counter()
+        wv = train_word2vec(texts, tokenizer, dim, settings)
+        with atomic_path(path) as tmp:
+            wv.save_word2vec_format(str(tmp), binary=False)
     log.info(
         "Word2Vec: %d words x %d dims from %d training texts in %.0f s -> %s",
         len(wv.key_to_index),
