@@ -9,10 +9,10 @@ from pathlib import Path
 
 import torch
 from hydra import compose, initialize_config_dir
-from hydra.utils import instantiate
 from omegaconf import DictConfig, open_dict
 
-from encdec.cli.common import CONF_DIR, ROOT, build_net
+from encdec import build as assembly
+from encdec.cli.common import CONF_DIR, ROOT
 
 REFERENCE = "experiment=bench_reference"
 
@@ -29,14 +29,9 @@ def compose_reference(overrides: list[str]) -> DictConfig:
 
 def build(cfg: DictConfig, stage: str):
     """(task, datamodule) with data set up for `stage`, exactly as train.py builds them."""
-    datamodule = instantiate(cfg.data)
-    datamodule.prepare_data()
-    datamodule.setup(stage)
-    with open_dict(cfg):
-        cfg.model.vocab_size = datamodule.vocab_size_actual
-        cfg.model.pad_id = datamodule.special_ids["pad"]
-    task = instantiate(cfg.task, net=build_net(cfg.model), tokenizer=datamodule.tokenizer)
-    return task, datamodule
+    parts = assembly.assemble(cfg)
+    parts.datamodule.setup(stage)
+    return parts.task, parts.datamodule
 
 
 def matmul_ceiling(dtype: torch.dtype = torch.float32, device: str = "cpu") -> float:

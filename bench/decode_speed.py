@@ -22,7 +22,7 @@ import torch
 from lightning.fabric.utilities.apply_func import move_data_to_device
 
 from encdec.allocator import retain_freed_memory
-from encdec.cli.common import load_checkpoint
+from encdec.build import load_checkpoint
 from encdec.data.batching import Batch
 
 
@@ -30,7 +30,7 @@ def decode_all(task, batches: list[Batch], beam: int) -> float:
     """Seconds to decode every batch."""
     start = time.perf_counter()
     for b in batches:
-        task.decode(b, beam)
+        task.decode(b, beam_size=beam)
     return time.perf_counter() - start
 
 
@@ -40,12 +40,12 @@ def check_one_by_one(task, batches: list[Batch], beam: int, limit: int) -> tuple
     for b in batches:
         if checked >= limit:
             break
-        batched = task.decode(b, beam)
+        batched = task.decode(b, beam_size=beam)
         for i in range(min(len(b), limit - checked)):
             length = int(b.src_lengths[i])
             one = Batch(b.src[i : i + 1, :length], b.src_lengths[i : i + 1], b.tgt_in[:0],
                         b.tgt_out[:0], b.ids[i : i + 1], [b.src_text[i]], [b.tgt_text[i]])  # fmt: skip
-            same += task.decode(one, beam)[0].tokens == batched[i].tokens
+            same += task.decode(one, beam_size=beam)[0].tokens == batched[i].tokens
             checked += 1
     return same, checked
 
@@ -62,7 +62,8 @@ def main() -> None:
     if not set(precisions) <= {"fp32", "bf16"}:
         p.error(f"--precision takes fp32 and/or bf16, comma-separated; got {args.precision!r}.")
     retain_freed_memory()  # as eval.py and predict.py do
-    task, datamodule, _ = load_checkpoint(args.ckpt, data_dir=os.environ.get("ENCDEC_DATA_DIR"))
+    loaded = load_checkpoint(args.ckpt, data_dir=os.environ.get("ENCDEC_DATA_DIR"), with_data=True)
+    task, datamodule = loaded.task, loaded.datamodule
     datamodule.setup("test")
     batches = move_data_to_device(list(datamodule.test_dataloader()), args.device)
     n = sum(len(b) for b in batches)

@@ -8,12 +8,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra.utils import instantiate
 from torchmetrics.functional.text import squad
 
-from encdec.cli.common import build_net
 from encdec.cli.train import train
-from tests.helpers import QA_SMALL, compose_train
+from tests.helpers import QA_SMALL, build_task, compose_train
 
 RNNS = ["lstm", "gru", "rnn"]
 ATTENTIONS = ["none", "bahdanau", "luong_dot", "luong_general", "luong_concat"]
@@ -79,11 +77,8 @@ def test_a_tiny_reader_overfits_real_questions(tmp_path: Path, data_dir: Path, m
     cfg = compose_train(
         [*QA_SMALL, "model.embedding_dim=32", "model.hidden_dim=32", "model.dropout=0.0"], tmp_path
     )
-    dm = instantiate(cfg.data)
-    dm.prepare_data()
-    dm.setup()
-    net = build_net(cfg.model, vocab_size=dm.vocab_size_actual, pad_id=0)
-    task = instantiate(cfg.task, net=net, tokenizer=dm.tokenizer)
+    dm, task = build_task(cfg)
+    net = task.net
     val = dm.datasets["val"]
     batch = val.collate([int(r) for r in val.rows[::2]])  # 30 questions
     assert len(set(batch.contexts)) > 1  # questions about several paragraphs

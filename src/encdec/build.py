@@ -511,6 +511,11 @@ def write_model_file(task: Task, out: str | Path) -> Path:
     return out
 
 
+def export_model(ckpt_path: str | Path, out: str | Path) -> Path:
+    """The model of a train.py checkpoint as one file (what `python -m encdec.export` does)."""
+    return write_model_file(load_checkpoint(ckpt_path).task, out)
+
+
 def check_resume(ckpt: Mapping[str, Any], path: str, task: Task) -> None:
     """A checkpoint to resume (or fine-tune) from must hold this run's network and tokenizer:
     weights paired with other token ids would train on silently."""

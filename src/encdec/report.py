@@ -93,10 +93,10 @@ def write_csv(rows: list[dict[str, object]], path: Path) -> None:
 
 def plot(rows: list[dict[str, object]], swept: list[str], metric: str, path: Path) -> None:
     """Bar chart of the objective per job, labelled by the swept values."""
-    import matplotlib
+    import matplotlib  # noqa: PLC0415 (matplotlib: heavy, only to draw the chart)
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415
 
     labels = ["\n".join(f"{k}={row[k]}" for k in swept) or f"job {row['job']}" for row in rows]
     values = [float(row.get(metric, float("nan"))) for row in rows]

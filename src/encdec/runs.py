@@ -26,7 +26,7 @@ from typing import TypeVar
 
 from omegaconf import OmegaConf
 
-from encdec.cli.checks import ConfigError
+from encdec.errors import ConfigError
 
 try:
     import fcntl

@@ -128,3 +128,24 @@ def test_parallel_local_launchers_run_a_two_job_sweep(
     assert "rnn=gru" in names[0] and "rnn=lstm" in names[1]
     if launcher == "submitit_local":  # submitit's own job folders: the same path as SLURM
         assert list((sweep_dir / ".submitit").glob("*/*_result.pkl"))
+
+
+def test_a_sweep_over_the_architecture_runs_one_job_per_model(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """-m model=seq2seq,transformer: the `model` group chooses the architecture, so a sweep
+    compares the RNN and the Transformer on the same data, decoding and metrics."""
+    result = run(
+        ["train.py", "-m", "model=seq2seq,transformer", *CLI_SMALL, "trainer.max_steps=3"],
+        data_dir,
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    _, jobs = sweep_jobs(tmp_path)
+    targets = [
+        yaml.safe_load((job / "config_resolved.yaml").read_text())["model"]["_target_"]
+        for job in jobs
+    ]
+    assert targets == ["encdec.models.Seq2Seq", "encdec.models.TransformerSeq2Seq"]
+    for job in jobs:
+        assert json.loads((job / "metrics.json").read_text())["test/bleu"] >= 0

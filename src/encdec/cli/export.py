@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="export")
 def main(cfg: DictConfig) -> None:
     def run() -> None:
-        out = build.write_model_file(build.load_checkpoint(cfg.ckpt_path).task, cfg.out)
+        out = build.export_model(cfg.ckpt_path, cfg.out)
         log.info(
             "Wrote %s (%.1f MB). Load it with encdec.load(%r).",
             out,

@@ -90,10 +90,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
     output_dir = Path(cfg.paths.output_dir)
     ckpt_path = resume_checkpoint(cfg, output_dir) if cfg.get("train") else None
 
+    ckpt = build.read_checkpoint(ckpt_path) if ckpt_path else None  # checked before any build
     parts = build.assemble(cfg)
     datamodule, task = parts.datamodule, parts.task
-    if ckpt_path:
-        ckpt = build.read_checkpoint(ckpt_path)
+    if ckpt is not None:
         build.check_resume(ckpt, ckpt_path, task)
         log.info(
             "Resuming from %s (epoch %d, step %d)", ckpt_path, ckpt["epoch"], ckpt["global_step"]

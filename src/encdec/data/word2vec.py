@@ -51,7 +51,7 @@ def train_word2vec(
     texts: Sequence[str], tokenizer: Tokenizer, dim: int, settings: Word2VecSettings
 ):
     """Skip-gram vectors (gensim `KeyedVectors`) of dimension `dim` over the texts' words."""
-    from gensim.models import Word2Vec
+    from gensim.models import Word2Vec  # noqa: PLC0415 (gensim: heavy, only for word2vec runs)
 
     corpus = list(words(texts, tokenizer))
     model = Word2Vec(

@@ -65,7 +65,7 @@ def sniff_format(path: str | Path) -> tuple[bool, bool, int]:
 
 def read_vectors(path: str | Path):
     """The file's vectors as a gensim `KeyedVectors` (word -> float32 vector)."""
-    from gensim.models import KeyedVectors  # imported only when a file is used
+    from gensim.models import KeyedVectors  # noqa: PLC0415 (gensim: heavy, only with a vectors file)
 
     binary, header, _ = sniff_format(path)
     try:
