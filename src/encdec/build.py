@@ -381,6 +381,11 @@ def _torch_load(path: Path, what: str, map_location: Any = "cpu") -> Any:
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
+        if "Weights only load failed" not in str(err):  # not a pickle at all: just unreadable
+            raise CheckpointError(
+                f"{path} is not a readable {what.lower()} ({err}). It may be truncated or not a "
+                f"{what.lower()} at all."
+            ) from None
         raise CheckpointError(
             f"{path} holds more than tensors and plain values, so it is refused unread: loading "
             f"it could run code ({str(err).splitlines()[0]}). Use a file written by encdec."

@@ -9,7 +9,13 @@ import pytest
 import torch
 from lightning.fabric.utilities.data import _set_sampler_epoch
 
-from encdec.data.batching import Collator, PairDataset, ResumableLoader, TokenBatchSampler
+from encdec.data.batching import (
+    Collator,
+    Example,
+    PairDataset,
+    ResumableLoader,
+    TokenBatchSampler,
+)
 from encdec.data.sources import read_parallel
 
 
@@ -157,7 +163,6 @@ def test_collator_pads_and_shifts() -> None:
         [22, 23, 24, 25, EOS],
     ]
     assert len(batch) == 3
-    assert batch.num_target_tokens == 2 + 3 + 5
     assert batch.src.dtype == batch.tgt_in.dtype == batch.tgt_out.dtype == torch.long
 
 
@@ -168,9 +173,9 @@ def test_collator_invariants_on_random_examples() -> None:
     for i in range(20):
         src = [rng.randint(10, 99) for _ in range(rng.randint(1, 12))]
         tgt = [rng.randint(10, 99) for _ in range(rng.randint(1, 12))]
-        examples.append((i, src, tgt, "", ""))
+        examples.append(Example(i, src, tgt, "", "", [""], []))
     batch = Collator(pad, bos, eos)(examples)
-    for row, (_, src, tgt, _, _) in enumerate(examples):
+    for row, (_, src, tgt, *_) in enumerate(examples):
         n, m = len(src), len(tgt)
         assert batch.src_lengths[row] == n
         assert batch.src[row, :n].tolist() == src and (batch.src[row, n:] == pad).all()
@@ -188,7 +193,7 @@ def test_collator_invariants_on_random_examples() -> None:
 def test_pair_dataset_lengths() -> None:
     ds = PairDataset([[1, 2, 3], [4]], [[5], [6, 7, 8]], ["", ""], ["", ""])
     assert ds.lengths() == [3, 4]  # longest side, target +1 for BOS/EOS
-    assert len(ds) == 2 and ds[1] == (1, [4], [6, 7, 8], "", "")
+    assert len(ds) == 2 and ds[1] == Example(1, [4], [6, 7, 8], "", "", [""], [])
 
 
 def test_resume_mid_epoch_continues_the_same_batches() -> None:

@@ -143,6 +143,7 @@ def test_an_exported_model_translates_in_a_fresh_process(
     assert exported.returncode == 0, exported.stderr[-3000:]
     assert not torch.load(model, weights_only=True).keys() - {
         "format",
+        "version",
         "config",
         "tokenizer",
         "state_dict",
@@ -226,8 +227,13 @@ def test_average_checkpoints_gives_an_evaluable_mean(
 def test_average_refuses_checkpoints_of_different_models(tmp_path: Path) -> None:
     import torch
 
-    torch.save({"state_dict": {"w": torch.zeros(2)}}, tmp_path / "a.ckpt")
-    torch.save({"state_dict": {"w": torch.zeros(3)}}, tmp_path / "b.ckpt")
+    from tests.behaviour_runs import LEGACY
+
+    ckpt = torch.load(LEGACY / "translation_lstm_bahdanau.ckpt", weights_only=True)
+    torch.save(ckpt, tmp_path / "a.ckpt")
+    name = next(iter(ckpt["state_dict"]))
+    ckpt["state_dict"][name] = torch.zeros(3)  # another shape: another model
+    torch.save(ckpt, tmp_path / "b.ckpt")
     result = subprocess.run(
         [
             sys.executable,

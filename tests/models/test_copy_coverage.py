@@ -7,8 +7,8 @@ import random
 import pytest
 import torch
 
-from encdec.data.batching import Collator
-from encdec.data.datamodule import extend_ids
+from encdec.data.batching import Collator, Example
+from encdec.data.copy_vocab import extend_ids
 from encdec.data.tokenization import special_ids, train_bpe
 from encdec.models import BahdanauAttention, LuongAttention, Seq2Seq
 from encdec.models.decoder import copy_distribution
@@ -139,7 +139,7 @@ def test_a_source_only_word_is_copied_after_a_few_training_steps() -> None:
             )
             s_ids, oov = extend_ids(s.ids, s.offsets, src, ids["unk"], vocab, [])
             t_ids, _ = extend_ids(t.ids, t.offsets, tgt, ids["unk"], vocab, oov, grow=False)
-            examples.append((i, s_ids, t_ids, src, tgt, [tgt], oov))
+            examples.append(Example(i, s_ids, t_ids, src, tgt, [tgt], oov))
         return Collator(ids["pad"], ids["bos"], ids["eos"], vocab, ids["unk"])(examples)
 
     torch.manual_seed(0)
@@ -154,7 +154,7 @@ def test_a_source_only_word_is_copied_after_a_few_training_steps() -> None:
         batch = batch_of([copy_example(rng, train_letters) for _ in range(32)])
         assert (batch.tgt_out >= vocab).any()  # targets point at source-only words
         optimizer.zero_grad()
-        loss, _ = task.loss(batch, 0.0)
+        loss = task.loss(batch, 0.0).cross_entropy
         loss.backward()
         optimizer.step()
     net.eval()
@@ -178,10 +178,11 @@ def test_coverage_loss_is_zero_without_coverage_and_positive_with_it() -> None:
         task.train()
         loss = task.training_step(batch, 0)
         assert torch.isfinite(loss)
+        result = task.loss(batch, 0.0)
         if coverage:
-            assert task.last_coverage_loss.item() > 0
+            assert result.coverage.item() > 0
         else:
-            assert task.last_coverage_loss is None  # contributes nothing
+            assert result.coverage is None  # contributes nothing
 
 
 def test_copy_or_coverage_without_attention_is_a_clear_error() -> None:
