@@ -64,7 +64,7 @@ def test_two_training_steps_on_a_real_squad_slice(
     metrics = train(cfg)
     assert math.isfinite(metrics["train/loss"]) and metrics["train/loss"] > 0
     assert 0.0 <= metrics["val/em"] <= metrics["val/f1"] <= 100.0
-    ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)
+    ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
     assert ckpt["global_step"] == 2
     assert ckpt["encdec"]["config"]["model"]["rnn_type"] == rnn
     assert (tmp_path / "predictions" / "val-epoch00.json").is_file()

@@ -79,7 +79,7 @@ ALLOWED_TARGETS = frozenset(
     }
 )
 
-#: Hydra's reserved keys beside `_target_`; `_args_` could smuggle positional values, so no.
+#: The Hydra keys a saved config may hold.
 _HYDRA_KEYS = {"_target_", "_partial_", "_recursive_", "_convert_"}
 
 
@@ -100,6 +100,7 @@ def allowed_target(target: object) -> bool:
             return True
     else:
         return False
+    # LambdaLR only makes sense with a function, which a saved config has no business naming.
     return isinstance(candidate, type) and issubclass(candidate, base) and name != "LambdaLR"
 
 
@@ -130,8 +131,8 @@ def check_targets(config: Any, source: str) -> None:
                 f"file written by encdec's own train.py / export, or add your class to "
                 f"encdec.build.ALLOWED_TARGETS if you wrote it."
             )
-        if key == "_args_" or (isinstance(key, str) and key.startswith("_") and key.endswith("_")
-                               and key not in _HYDRA_KEYS):  # fmt: skip
+        hydra_key = isinstance(key, str) and key.startswith("_") and key.endswith("_")
+        if hydra_key and key not in _HYDRA_KEYS:  # _args_ could smuggle positional values
             raise CheckpointError(
                 f"{source}: {key_path} is not an option encdec writes; the file is refused."
             )

@@ -177,14 +177,14 @@ def test_predict_on_the_cpu_with_a_gpu_checkpoint(
 ) -> None:
     """A checkpoint whose tensors are recorded on cuda:0, as a GPU run writes them."""
     run_dir, _, log_dir = trained
-    ckpt = torch.load(best_checkpoint(run_dir), weights_only=False)
+    ckpt = torch.load(best_checkpoint(run_dir), weights_only=True)
     gpu_ckpt = tmp_path / "gpu.ckpt"
     with monkeypatch.context() as m:  # tag every storage as CUDA, as saving from a GPU does
         m.setattr(torch.serialization, "location_tag", lambda storage: "cuda:0")
         torch.save(ckpt, gpu_ckpt)
     if not torch.cuda.is_available():  # the file really asks for a GPU unless mapped
         with pytest.raises(RuntimeError, match="CUDA"):
-            torch.load(gpu_ckpt, weights_only=False)
+            torch.load(gpu_ckpt, weights_only=True)
     args = ["predict.py", f"ckpt_path={gpu_ckpt}", "beam_size=2", "max_length=12"]
     result = run(args, data_dir, log_dir, stdin="A man is riding a bike.\n")
     assert result.returncode == 0, result.stderr[-3000:]
@@ -199,7 +199,7 @@ def test_average_checkpoints_gives_an_evaluable_mean(
     run_dir, _, _ = trained
     inputs = [best_checkpoint(run_dir), run_dir / "checkpoints" / "last.ckpt"]
     # Perturb a copy so the mean differs from either input.
-    shifted = torch.load(inputs[1], map_location="cpu", weights_only=False)
+    shifted = torch.load(inputs[1], map_location="cpu", weights_only=True)
     shifted["state_dict"] = {
         k: v + 1 if v.is_floating_point() else v for k, v in shifted["state_dict"].items()
     }
@@ -212,8 +212,8 @@ def test_average_checkpoints_gives_an_evaluable_mean(
         text=True,
     )
     assert result.returncode == 0, result.stderr
-    first = torch.load(inputs[0], map_location="cpu", weights_only=False)["state_dict"]
-    averaged = torch.load(out, map_location="cpu", weights_only=False)["state_dict"]
+    first = torch.load(inputs[0], map_location="cpu", weights_only=True)["state_dict"]
+    averaged = torch.load(out, map_location="cpu", weights_only=True)["state_dict"]
     for k, v in first.items():
         if v.is_floating_point():
             torch.testing.assert_close(averaged[k], (v + shifted["state_dict"][k]) / 2)

@@ -120,7 +120,7 @@ def test_training_keeps_frozen_embeddings_and_changes_trainable_ones(
         [
             *SMALL,
             "tokenizer=word",
-            f"rnn={rnn}",
+            "model=transformer" if rnn == "transformer" else f"rnn={rnn}",
             "model.embedding_dim=null",  # taken from the file
             "model.share_embeddings=true",
             f"embeddings.vectors={folder / 'vectors.bin'}",

@@ -13,6 +13,8 @@ import torch.distributed as dist
 from tokenizers import Tokenizer
 from torch import nn
 
+from encdec.files import atomic_write_text
+
 R = TypeVar("R")
 
 
@@ -85,9 +87,9 @@ class Task(L.LightningModule):
         if self.trainer.sanity_checking or not self.trainer.is_global_zero:
             return
         name = f"{stage}-epoch{self.current_epoch:02d}" if stage == "val" else stage
-        path = Path(self.trainer.default_root_dir) / "predictions" / f"{name}{suffix}"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        atomic_write_text(
+            Path(self.trainer.default_root_dir) / "predictions" / f"{name}{suffix}", text
+        )
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """The checkpoint carries the resolved config and the tokenizer: eval/predict need no run folder."""
