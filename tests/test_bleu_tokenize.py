@@ -90,3 +90,20 @@ def test_tokenization_changes_the_score_of_unspaced_text() -> None:
 def test_an_unknown_tokenization_names_the_choices() -> None:
     with pytest.raises(ConfigError, match=r"task.bleu_tokenize='chinese'.*zh"):
         metrics.bleu_scorer("chinese")
+
+
+def test_ja_mecab_without_mecab_says_what_to_install() -> None:
+    """Where MeCab is missing (simulated: importing it fails), one line with the pip command."""
+    code = (
+        "import sys; sys.modules['MeCab'] = None\n"
+        "from encdec import metrics\n"
+        "try:\n    metrics.bleu_scorer('ja-mecab')\n"
+        "except metrics.ConfigError as err:\n    print(err)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    message = result.stdout.strip()
+    assert "\n" not in message
+    assert message.startswith("task.bleu_tokenize=ja-mecab: sacreBLEU could not load its tokenizer")
+    assert "pip install mecab-python3 ipadic" in message

