@@ -137,6 +137,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if trainer.is_global_zero:
         save_metrics(metrics, output_dir / "metrics.json")
         print_metrics(metrics, f"Final metrics ({output_dir})")
+        if getattr(task, "bleu_signature", None):
+            print(f"BLEU signature (sacreBLEU): {task.bleu_signature}")
     return metrics
 
 

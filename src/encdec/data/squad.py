@@ -1,17 +1,21 @@
 """SQuAD-style extractive QA data: questions about a paragraph, answered by a span of its words.
 
-raw JSON lines (or the hub's `squad`) -> datasets.Dataset -> word tokenizer with character offsets
+raw JSON lines (or the hub's `squad`, or a user's files: the official SQuAD JSON or JSON lines
+with other field names, read by encdec.data.qa_files) -> datasets.Dataset -> word tokenizer with character offsets
 -> token-id, feature and answer-span columns (cached Arrow) -> length-bucketed batches -> QABatch.
 """
 
 from __future__ import annotations
 
 import bisect
+import hashlib
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import datasets
 import numpy as np
@@ -20,9 +24,10 @@ from tokenizers import Tokenizer
 from torch.utils.data import Dataset
 
 from encdec.data.base import BucketedDataModule
-from encdec.data.sources import DataError
+from encdec.data.qa_files import DEFAULT_FIELDS, FORMATS, read_qa_file
+from encdec.data.sources import DataError, download
 from encdec.data.tokenization import cached_tokenizer, fingerprint, special_ids, train_word_level
-from encdec.files import file_lock
+from encdec.files import atomic_write_text, file_lock
 
 log = logging.getLogger(__name__)
 
@@ -233,6 +238,12 @@ class QADataset(Dataset):
 class SquadDataModule(BucketedDataModule):
     """SQuAD v1.1 from `<data_dir>/<split>.jsonl` (HF `squad` layout), else from the HF hub.
 
+    A user's data (`data=squad_json`): `files` names each stage's file (a path or an http(s) URL,
+    downloaded once into `data_dir`; test defaults to val's), `format` how to read it (squad_json:
+    the official nested SQuAD v1.1 JSON; jsonl: one question a line) and `fields` the jsonl field
+    names (encdec.data.qa_files). Such files are read and checked once, written in the hub
+    layout to `<cache_dir>/qa/` (keyed by content) and loaded from there like the built-in ones.
+
     prepare_data: load the raw splits and train the word vocabulary (cached by content hash).
     setup: encode every split once into Arrow columns (cached by data + tokenizer + settings).
     Training passages longer than `max_passage_len` tokens are cut to one window holding the
@@ -260,8 +271,19 @@ class SquadDataModule(BucketedDataModule):
         limit_eval: int | None = None,
         num_workers: int = 0,
         seed: int = 0,
+        files: dict[str, str | None] | None = None,
+        format: str = "jsonl",
+        fields: dict[str, str] | None = None,
     ) -> None:
         super().__init__()
+        if format not in FORMATS:
+            raise DataError(f"data.format={format!r}: choose one of {', '.join(FORMATS)}.")
+        unknown = sorted(set(fields or {}) - set(DEFAULT_FIELDS))
+        if unknown:
+            raise DataError(
+                f"data.fields.{unknown[0]}: not a field role; the roles are "
+                f"{', '.join(DEFAULT_FIELDS)}."
+            )
         if long_passages not in LONG_PASSAGES:
             raise DataError(
                 f"data.long_passages={long_passages!r}: choose one of {', '.join(LONG_PASSAGES)}."
@@ -273,6 +295,18 @@ class SquadDataModule(BucketedDataModule):
             )
         self.data_dir, self.hub_name = Path(data_dir), hub_name
         self.splits = dict(splits or {"train": "train", "val": "validation", "test": "validation"})
+        self.files = {k: str(v) for k, v in (files or {}).items() if v}
+        self.format, self.fields = format, {**DEFAULT_FIELDS, **(fields or {})}
+        if self.files:
+            missing = [stage for stage in ("train", "val") if stage not in self.files]
+            if missing:
+                raise DataError(
+                    f"data.files.{missing[0]} is not set: give the {missing[0]} split's file "
+                    f"(data.files.{missing[0]}=<path or URL>); data.files.test defaults to val's."
+                )
+            # Each stage its own split, named after it; test is val's split unless given.
+            self.splits = {stage: stage for stage in ("train", "val")}
+            self.splits["test"] = "test" if "test" in self.files else "val"
         self.file_pattern, self.cache_dir = file_pattern, Path(cache_dir)
         self.vocab_size, self.min_frequency = vocab_size, min_frequency
         self.max_tokens, self.max_passage_len = max_tokens, max_passage_len
@@ -293,7 +327,11 @@ class SquadDataModule(BucketedDataModule):
         files = {n: self.data_dir / self.file_pattern.format(split=n) for n in names}
         hf_cache = str(self.cache_dir / "hf")
         missing = [str(f) for f in files.values() if not f.is_file()]
-        if not missing:
+        if self.files or self.format != "jsonl" or self.fields != DEFAULT_FIELDS:
+            sources = self.files or {n: str(f) for n, f in files.items()}
+            converted = {n: str(self._converted(sources[n])) for n in names}
+            self.raw = datasets.load_dataset("json", data_files=converted, cache_dir=hf_cache)
+        elif not missing:
             self.raw = datasets.load_dataset(
                 "json", data_files={n: str(f) for n, f in files.items()}, cache_dir=hf_cache
             )
@@ -321,6 +359,46 @@ class SquadDataModule(BucketedDataModule):
             if len(self.raw[name]) == 0:
                 raise DataError(f"The {name} split of {self.data_dir} has no questions.")
         return self.raw
+
+    def _local(self, source: str) -> Path:
+        """The file `source` names: an http(s) URL is downloaded once into `data_dir`."""
+        if urlparse(source).scheme in ("http", "https"):
+            path = self.data_dir / (Path(urlparse(source).path).name or "download.json")
+            if not path.is_file():
+                download(source, path)
+            return path
+        return Path(source).expanduser()
+
+    def _converted(self, source: str) -> Path:
+        """`source` read (format, fields) and checked once, in the hub's layout as JSON lines
+        under `<cache_dir>/qa/`, keyed by the file's content and the reading settings."""
+        path = self._local(source)
+        if not path.is_file():
+            raise DataError(
+                f"QA data file not found: {path}. Check data.files (a path or an http(s) URL) "
+                f"or paths.data_dir / ENCDEC_DATA_DIR."
+            )
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+        key = fingerprint([digest.hexdigest()], format=self.format, fields=self.fields)
+        out = self.cache_dir / "qa" / f"{path.name.split('.')[0]}-{key}.jsonl"
+        with file_lock(out):
+            if not out.is_file():
+                rows = read_qa_file(path, self.format, self.fields)
+                seen: set[str] = set()
+                for row in rows:
+                    if row["id"] in seen:
+                        raise DataError(
+                            f"{path}: question id {row['id']!r} occurs twice; every question "
+                            f"needs its own id (answers are scored by id)."
+                        )
+                    seen.add(row["id"])
+                log.info("Read %d questions from %s (%s)", len(rows), path, self.format)
+                text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+                atomic_write_text(out, text)
+        return out
 
     def _split(self, stage: str) -> datasets.Dataset:
         ds = self.load_raw()[self.splits[stage]]

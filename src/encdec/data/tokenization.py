@@ -2,8 +2,10 @@
 
 Translation: a joint subword (BPE) or word-level tokenizer (`tokenizer=bpe|word`). Both keep a
 leading '▁' on every word (SentencePiece's Metaspace), so decoding restores the exact spacing of
-the raw text and BLEU is computed on detokenized output. QA: lower-cased words with character
-offsets (`new_word_tokenizer`).
+the raw text and BLEU is computed on detokenized output. Text in scripts written without spaces
+(Chinese, Japanese) is split into single characters first when the training text holds enough
+of it (`unspaced_share`), so an unspaced sentence is not one giant "word"; decoding still gives
+back the exact text. QA: lower-cased words with character offsets (`new_word_tokenizer`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
@@ -32,19 +35,61 @@ log = logging.getLogger(__name__)
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<s>", "</s>"
 SPECIAL_TOKENS = [PAD, UNK, BOS, EOS]  # ids 0, 1, 2, 3
 
+#: Characters of scripts written without spaces between words: kana, CJK ideographs (BMP and
+#: supplementary planes), CJK and full-width punctuation. Hangul is written with spaces: not here.
+UNSPACED_CHARS = (
+    "\u3000-\u303f"  # CJK symbols and punctuation (、。「」 and the ideographic space)
+    "\u3040-\u30ff\u31f0-\u31ff"  # hiragana, katakana (+ phonetic extensions)
+    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # CJK ideographs (+ extension A, compatibility)
+    "\uff01-\uff65\uff66-\uff9f"  # full-width punctuation / Latin, half-width katakana
+    "\U00020000-\U0002fa1f"  # CJK ideograph extensions B-F and compatibility supplement
+)
+UNSPACED_RE = re.compile(f"[{UNSPACED_CHARS}]")
+#: The tokenizers split unspaced-script text into characters when at least this share of the
+#: (non-space) training characters is in such a script: a Chinese or Japanese side of a corpus,
+#: not a stray name in a European one. Latin-script corpora never reach it (their tokenizers are
+#: exactly those of before: same pre-tokenizer, same cache key).
+UNSPACED_SHARE = 0.01
 
-def new_bpe_tokenizer(added_tokens: Sequence[str] = ()) -> Tokenizer:
+
+def unspaced_share(texts: Sequence[str], sample: int = 20000) -> float:
+    """The share of non-space characters in unspaced scripts, over up to `sample` texts spread
+    evenly through `texts` (both sides of a corpus are sampled)."""
+    step = max(1, len(texts) // sample)
+    unspaced = total = 0
+    for text in texts[::step]:
+        unspaced += len(UNSPACED_RE.findall(text))
+        total += len(text) - text.count(" ")
+    return unspaced / total if total else 0.0
+
+
+def splits_unspaced(texts: Sequence[str]) -> bool:
+    """True when the tokenizer trained on `texts` splits unspaced-script text into characters."""
+    return unspaced_share(texts) >= UNSPACED_SHARE
+
+
+def _unspaced_split() -> pre_tokenizers.PreTokenizer:
+    """Each unspaced-script character its own piece (with the '▁' of a space before it), so BPE
+    merges stay within Latin words and the CJK vocabulary is per character; nothing is removed,
+    so decoding restores the text exactly ("我爱 New York" -> ▁我 爱 ▁New ▁York)."""
+    return pre_tokenizers.Split(Regex(f"▁?[{UNSPACED_CHARS}]"), behavior="isolated")
+
+
+def new_bpe_tokenizer(added_tokens: Sequence[str] = (), unspaced: bool = False) -> Tokenizer:
     """SentencePiece-style BPE: words keep a leading '▁', so decoding restores the exact spacing.
 
     With `added_tokens` (e.g. DialogSum's `#Person1#` speaker tags and the newline between turns,
     added by `train_bpe` once the vocabulary exists) the text between them is pre-tokenized piece
     by piece, so '▁' is prepended only to the first piece ("first"): `#Person1#: Hi` then decodes
-    back to itself instead of `#Person1# : Hi`.
+    back to itself instead of `#Person1# : Hi`. `unspaced`: split unspaced-script text into
+    characters (`_unspaced_split`).
     """
     tok = Tokenizer(models.BPE(unk_token=UNK))
     tok.normalizer = normalizers.NFC()
     scheme = "first" if added_tokens else "always"
     tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme=scheme)
+    if unspaced:
+        tok.pre_tokenizer = pre_tokenizers.Sequence([tok.pre_tokenizer, _unspaced_split()])
     tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme=scheme)
     return tok
 
@@ -64,19 +109,21 @@ def new_word_tokenizer() -> Tokenizer:
     return tok
 
 
-def new_spaced_word_tokenizer() -> Tokenizer:
+def new_spaced_word_tokenizer(unspaced: bool = False) -> Tokenizer:
     """Cased whole words, punctuation split off ("▁Dog", "."), decoded back to the exact text.
 
-    The units pretrained word vectors name, for translation (`tokenizer=word`).
+    The units pretrained word vectors name, for translation (`tokenizer=word`). `unspaced`:
+    unspaced-script text is split into characters (`_unspaced_split`).
     """
     tok = Tokenizer(models.WordLevel(unk_token=UNK))
     tok.normalizer = normalizers.NFC()
-    tok.pre_tokenizer = pre_tokenizers.Sequence(
-        [
-            pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always"),
-            pre_tokenizers.Punctuation(behavior="isolated"),
-        ]
-    )
+    steps = [
+        pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always"),
+        pre_tokenizers.Punctuation(behavior="isolated"),
+    ]
+    if unspaced:
+        steps.insert(1, _unspaced_split())
+    tok.pre_tokenizer = pre_tokenizers.Sequence(steps)
     tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
     return tok
 
@@ -94,11 +141,11 @@ def _train(
     return tok
 
 
-def train_spaced_words(texts: Iterable[str], vocab_size: int, min_frequency: int = 2) -> Tokenizer:
-    """The `vocab_size` most frequent words seen `min_frequency` times (see above)."""
-    return _train(
-        new_spaced_word_tokenizer(), trainers.WordLevelTrainer, texts, vocab_size, min_frequency
-    )
+def train_spaced_words(texts: Sequence[str], vocab_size: int, min_frequency: int = 2) -> Tokenizer:
+    """The `vocab_size` most frequent words seen `min_frequency` times (see above); unspaced
+    scripts as characters when `texts` hold enough of them (`splits_unspaced`)."""
+    tok = new_spaced_word_tokenizer(unspaced=splits_unspaced(texts))
+    return _train(tok, trainers.WordLevelTrainer, texts, vocab_size, min_frequency)
 
 
 def train_word_level(texts: Iterable[str], vocab_size: int, min_frequency: int = 1) -> Tokenizer:
@@ -107,7 +154,7 @@ def train_word_level(texts: Iterable[str], vocab_size: int, min_frequency: int =
 
 
 def train_bpe(
-    texts: Iterable[str],
+    texts: Sequence[str],
     vocab_size: int,
     min_frequency: int = 2,
     added_tokens: Sequence[str] = (),
@@ -116,8 +163,10 @@ def train_bpe(
 
     They are added after training: added to the empty model they would take ids 0, 1, ... that
     the trainer then gives to the special tokens too (tokenizers 0.23), so both would collide.
+    Unspaced scripts are split into characters when `texts` hold enough of them
+    (`splits_unspaced`).
     """
-    tok = new_bpe_tokenizer(added_tokens)
+    tok = new_bpe_tokenizer(added_tokens, unspaced=splits_unspaced(texts))
     tok = _train(tok, trainers.BpeTrainer, texts, vocab_size, min_frequency)
     if added_tokens:
         tok.add_tokens([AddedToken(t, normalized=False) for t in added_tokens])
@@ -166,8 +215,12 @@ def cached_tokenizer(
 ) -> tuple[Tokenizer, Path]:
     """`train(texts, vocab_size, min_frequency)` once; later calls load it by content hash.
 
-    `settings`: anything else `train` depends on, part of the cache key.
+    `settings`: anything else `train` depends on, part of the cache key. Translation tokenizers
+    (bpe, word) of text in unspaced scripts add `unspaced=True` (their pre-tokenizer changes),
+    so a tokenizer cached before that existed is not reused; others keep their key.
     """
+    if kind in TRANSLATION_TOKENIZERS and splits_unspaced(texts):
+        settings = {**settings, "unspaced": True}
     key = fingerprint(
         texts,
         kind=kind,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -18,6 +20,8 @@ from encdec.data.tokenization import special_ids
 from encdec.decoding import DecodingSettings, Hypothesis, beam_search, max_output_lengths
 from encdec.models.loss import coverage_loss, smoothed_cross_entropy, smoothed_nll
 from encdec.tasks.base import Task
+
+log = logging.getLogger(__name__)
 
 METRICS = ("bleu", "rouge")
 
@@ -49,7 +53,10 @@ class Seq2SeqTask(Task):
     `decoding` holds the search settings: validation decodes with `val_beam_size` (greedy by
     default, for speed), test with `beam_size`. `metric` is "bleu" (sacreBLEU) or "rouge"
     (ROUGE-1/2/L F1 against the first reference, and `*_multi` against all references where the
-    split has several; `rouge_stemmer` as in `metrics.rouge_f1`). Every evaluation writes its
+    split has several; `rouge_stemmer` as in `metrics.rouge_f1`). `bleu_tokenize` is sacreBLEU's
+    tokenization, after the target language (13a; zh for Chinese, ja-mecab for Japanese, intl,
+    char: `metrics.BLEU_TOKENIZERS`); the score's sacreBLEU signature is logged beside it and
+    saved as `<run>/predictions/<stage>[-epochNN].bleu.json`. Every evaluation writes its
     hypotheses, one per line in split order, to `<run>/predictions/` (see
     `Task.write_predictions`). With a copying network (`net.copy`) the net returns
     log-probabilities of its mixture and the loss is their NLL; otherwise the fused
@@ -72,14 +79,19 @@ class Seq2SeqTask(Task):
         metric: str = "bleu",
         rouge_stemmer: bool = True,
         num_samples: int = 8,
+        bleu_tokenize: str = "13a",
     ) -> None:
         super().__init__(net, tokenizer, optimizer, scheduler)
         if metric not in METRICS:
             raise ValueError(f"task.metric={metric!r}: choose one of {METRICS}.")
+        if metric == "bleu":
+            metrics.bleu_scorer(bleu_tokenize)  # an unknown name or a missing package: now
         self.save_hyperparameters(ignore=["net", "tokenizer", "optimizer", "scheduler", "decoding"])
         self.decoding = decoding or DecodingSettings()
         self.ids = special_ids(tokenizer)
         self._outputs: dict[int, Output] = {}
+        #: sacreBLEU's signature of the last BLEU score (tokenization, version, ...).
+        self.bleu_signature: str | None = None
 
     # -- training -----------------------------------------------------------------------------
     @property
@@ -205,8 +217,16 @@ class Seq2SeqTask(Task):
                 for key, value in metrics.rouge_f1(hyps, every, stem).items():
                     self.log(f"{stage}/{key}_multi", value, sync_dist=True)
         else:
-            bleu = metrics.bleu(hyps, [o.reference for o in outputs])
+            tokenize = self.hparams.get("bleu_tokenize", "13a")  # (older checkpoints: 13a)
+            bleu, signature = metrics.bleu_with_signature(
+                hyps, [o.reference for o in outputs], tokenize
+            )
             self.log(f"{stage}/bleu", bleu, prog_bar=True, sync_dist=True)
+            self.bleu_signature = signature
+            if not self.trainer.sanity_checking:
+                log.info("%s/bleu %.2f (sacreBLEU %s)", stage, bleu, signature)
+            record = {"bleu": bleu, "signature": signature, "tokenize": tokenize}
+            self.write_predictions(stage, ".bleu.json", json.dumps(record, indent=2) + "\n")
         self.log(f"{stage}/loss", loss, sync_dist=True)
         self.log(f"{stage}/ppl", math.exp(min(loss, 50.0)), sync_dist=True)
         self.samples = [

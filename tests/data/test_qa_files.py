@@ -1,0 +1,220 @@
+"""A user's QA files (encdec.data.qa_files): the official SQuAD v1.1 JSON and JSON lines with other
+field names become the rows of the built-in squad/*.jsonl; every format error names the file and
+the record, and says how to fix it."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from encdec.data.qa_files import read_qa_file
+from encdec.data.squad import SquadDataModule
+from encdec.errors import DataError
+
+
+def nest(rows: list[dict]) -> dict:
+    """Rows in the hub layout -> the official SQuAD v1.1 JSON (articles, paragraphs, qas)."""
+    data: list[dict] = []
+    for row in rows:
+        if not data or data[-1]["title"] != row["title"]:
+            data.append({"title": row["title"], "paragraphs": []})
+        paragraphs = data[-1]["paragraphs"]
+        if not paragraphs or paragraphs[-1]["context"] != row["context"]:
+            paragraphs.append({"context": row["context"], "qas": []})
+        answers = row["answers"]
+        paragraphs[-1]["qas"].append(
+            {
+                "id": row["id"],
+                "question": row["question"],
+                "answers": [
+                    {"text": t, "answer_start": s}
+                    for t, s in zip(answers["text"], answers["answer_start"], strict=True)
+                ],
+            }
+        )
+    return {"version": "1.1", "data": data}
+
+
+def jsonl_rows(path: Path, limit: int | None = None) -> list[dict]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines[:limit]]
+
+
+@pytest.fixture(scope="module")
+def dev_json(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The official dev-v1.1.json, unzipped from the shared data folder."""
+    folder = tmp_path_factory.mktemp("squad_official")
+    with zipfile.ZipFile(data_dir / "squad" / "dev-v1.1.json.zip") as archive:
+        archive.extract("dev-v1.1.json", folder)
+    return folder / "dev-v1.1.json"
+
+
+def test_the_official_file_reads_as_the_built_in_rows(dev_json: Path, data_dir: Path) -> None:
+    assert read_qa_file(dev_json, "squad_json") == jsonl_rows(
+        data_dir / "squad" / "validation.jsonl"
+    )
+
+
+def test_jsonl_with_other_field_names(data_dir: Path, tmp_path: Path) -> None:
+    """Nested fields by dotted path; answers as a list of objects, one object, or a bare string."""
+    rows = jsonl_rows(data_dir / "squad" / "validation.jsonl", 50)
+    path = tmp_path / "mine.jsonl"
+    lines = []
+    for i, r in enumerate(rows):
+        spans = [
+            {"t": t, "s": s}
+            for t, s in zip(r["answers"]["text"], r["answers"]["answer_start"], strict=True)
+        ]
+        answer = spans if i % 3 == 0 else spans[0] if i % 3 == 1 else spans[0]["t"]
+        record = {"qid": r["id"], "item": {"q": r["question"], "passage": r["context"]}}
+        lines.append(json.dumps({**record, "gold": answer}, ensure_ascii=False) + "\n")
+    path.write_text("".join(lines), encoding="utf-8")
+    fields = {
+        "id": "qid",
+        "question": "item.q",
+        "context": "item.passage",
+        "answers": "gold",
+        "answer_text": "t",
+        "answer_start": "s",
+    }
+    got = read_qa_file(path, "jsonl", fields)
+    for i, (row, want) in enumerate(zip(got, rows, strict=True)):
+        assert (row["id"], row["question"], row["context"], row["title"]) == (
+            want["id"],
+            want["question"],
+            want["context"],
+            "",
+        )
+        answers = want["answers"]
+        if i % 3 == 0:
+            assert row["answers"] == answers
+        elif i % 3 == 1:
+            assert row["answers"] == {k: v[:1] for k, v in answers.items()}
+        else:  # a bare string: its first occurrence in the context
+            text = answers["text"][0]
+            assert row["answers"] == {"text": [text], "answer_start": [want["context"].find(text)]}
+
+
+GOOD = {"id": "q1", "question": "Who?", "context": "Ann ran.", "answers": [
+    {"text": "Ann", "answer_start": 0}]}  # fmt: skip
+
+
+def squad(qa: dict, context: str = "Ann ran.") -> str:
+    return json.dumps({"data": [{"title": "T", "paragraphs": [{"context": context, "qas": [qa]}]}]})
+
+
+BAD_FILES = {
+    "bad JSON": (
+        "squad_json",
+        '{"data": [\n  {"title": "T",\n   "paragraphs": [}\n]}',
+        ["line 3, column 19", "not valid JSON", "data.format=jsonl"],
+    ),
+    "JSON lines given as squad_json": (
+        "squad_json",
+        json.dumps(GOOD) + "\n" + json.dumps(GOOD) + "\n",
+        ["line 2, column 1", "Extra data", "for one question a line use data.format=jsonl"],
+    ),
+    "not SQuAD v1.1 layout": (
+        "squad_json",
+        json.dumps({"questions": [GOOD]}),
+        ["the top level has no 'data' field", "['questions']", "not the SQuAD v1.1 layout"],
+    ),
+    "missing question": (
+        "squad_json",
+        squad({"id": "q1", "answers": [{"text": "Ann", "answer_start": 0}]}),
+        ["data[0].paragraphs[0].qas[0] has no 'question' field"],
+    ),
+    "answer_start out of range": (
+        "squad_json",
+        squad({**GOOD, "answers": [{"text": "ran", "answer_start": 40}]}),
+        [
+            "data[0].paragraphs[0].qas[0] (question q1), answer 0: answer_start=40",
+            "outside the 8-character context",
+            "counts characters",
+        ],
+    ),
+    "unanswerable (SQuAD v2)": (
+        "squad_json",
+        squad({**GOOD, "answers": [], "is_impossible": True}),
+        ["(question q1): no answers", "SQuAD v2.0"],
+    ),
+    "jsonl bad line": (
+        "jsonl",
+        json.dumps(GOOD) + "\n" + '{"id": "q2", "question": "Who?"\n',
+        ["line 2, column 32", "not valid JSON", "data.format=squad_json"],
+    ),
+    "jsonl missing field": (
+        "jsonl",
+        json.dumps(GOOD) + "\n" + json.dumps({"id": "q2", "query": "Who?", "context": "Ann"}),
+        ["line 2: no field 'question'", "['context', 'id', 'query']", "data.fields.question="],
+    ),
+    "jsonl answer not in context": (
+        "jsonl",
+        json.dumps({**GOOD, "answers": "Bob"}),
+        ["line 1: the answer 'Bob' does not occur in the context"],
+    ),
+    "empty file": ("jsonl", "\n", ["holds no questions"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FILES))
+def test_format_errors_name_file_record_and_fix(case: str, tmp_path: Path) -> None:
+    format, text, expected = BAD_FILES[case]
+    path = tmp_path / "mine.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(DataError) as err:
+        read_qa_file(path, format)
+    assert str(path) in str(err.value)
+    for part in expected:
+        assert part in str(err.value)
+
+
+def test_datamodule_option_errors(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"data.files.val is not set"):
+        SquadDataModule(str(tmp_path), files={"train": "a.json"})
+    with pytest.raises(DataError, match=r"data.format='xml': choose one of jsonl, squad_json"):
+        SquadDataModule(str(tmp_path), format="xml")
+    with pytest.raises(DataError, match=r"data.fields.passage: not a field role"):
+        SquadDataModule(str(tmp_path), fields={"passage": "p"})
+
+
+def test_duplicate_ids_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "dup.jsonl"
+    path.write_text(json.dumps(GOOD) + "\n" + json.dumps(GOOD) + "\n", encoding="utf-8")
+    module = SquadDataModule(
+        str(tmp_path), files={"train": str(path), "val": str(path)}, cache_dir=str(tmp_path)
+    )
+    with pytest.raises(DataError, match=r"question id 'q1' occurs twice"):
+        module.load_raw()
+
+
+def test_a_url_is_downloaded_once_into_the_data_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """data.files.* may be an http(s) URL: fetched once (encdec.data.sources.download), reused."""
+    served = tmp_path / "served.json"
+    served.write_text(squad(GOOD), encoding="utf-8")
+    fetched: list[str] = []
+
+    def fake_download(url: str, dest: Path) -> None:
+        fetched.append(url)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(served.read_bytes())
+
+    monkeypatch.setattr("encdec.data.squad.download", fake_download)
+    url = "https://example.org/data/my-squad.json"
+    for _ in range(2):
+        module = SquadDataModule(
+            str(tmp_path / "data"),
+            files={"train": url, "val": url},
+            format="squad_json",
+            cache_dir=str(tmp_path / "cache"),
+        )
+        raw = module.load_raw()
+    assert fetched == [url]
+    assert (tmp_path / "data" / "my-squad.json").is_file()
+    assert raw["train"]["question"] == ["Who?"] and raw["val"]["id"] == ["q1"]
+    assert module.splits == {"train": "train", "val": "val", "test": "val"}
