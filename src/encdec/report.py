@@ -139,7 +139,7 @@ def report(
         reverse=maximize,
     )
     swept = [k for k in rows[0] if k != "job" and "/" not in k]
-    table = Table(title=f"{sweep_dir} — sorted by {metric}")
+    table = Table(title=f"sorted by {metric}: {sweep_dir}")  # the metric first: long paths wrap
     shown = ["job", *swept, *logged_metrics(rows)]
     for column in shown:
         table.add_column(column, justify="right" if "/" in column or column == "job" else "left")

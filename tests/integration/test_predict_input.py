@@ -237,10 +237,10 @@ def test_an_over_long_line_is_truncated_on_a_transformer(
 
 @pytest.fixture(scope="module")
 def translators(lstm: Path, transformer: Path):
-    from encdec.cli.common import load_checkpoint
+    from encdec.build import load_checkpoint
     from encdec.translator import Translator
 
-    return {name: Translator(load_checkpoint(str(p))[0]) for name, p in (("lstm", lstm), ("transformer", transformer))}  # fmt: skip
+    return {name: Translator(load_checkpoint(str(p)).task) for name, p in (("lstm", lstm), ("transformer", transformer))}  # fmt: skip
 
 
 @pytest.mark.parametrize(
