@@ -27,8 +27,9 @@ def write_table(path: Path, header: list[str] | None, rows: list) -> Path:
 
 
 def multi30k_tables(data_dir: Path, out: Path, src: str = "en", tgt: str = "fr") -> None:
-    """out/multi30k_{src}{tgt}/{train,val,test}.{tsv,csv}: the TSV with a header (columns named
-    by language), the CSV without (columns 0 and 1)."""
+    """out/multi30k_{src}{tgt}/{train,val,test}.{tsv,csv,jsonl}: the TSV with a header (columns
+    named by language), the CSV without (columns 0 and 1), JSON lines with the pair nested as
+    {"translation": {src: ..., tgt: ...}}."""
     folder = out / f"multi30k_{src}{tgt}"
     for stage, split in MULTI30K_SPLITS.items():
         pairs = list(
@@ -36,6 +37,9 @@ def multi30k_tables(data_dir: Path, out: Path, src: str = "en", tgt: str = "fr")
         )
         write_table(folder / f"{stage}.tsv", [src, tgt], pairs)
         write_table(folder / f"{stage}.csv", None, pairs)
+        with (folder / f"{stage}.jsonl").open("w", encoding="utf-8") as f:
+            for s, t in pairs:
+                f.write(json.dumps({"translation": {src: s, tgt: t}}, ensure_ascii=False) + "\n")
 
 
 def dialogsum_tables(data_dir: Path, out: Path) -> None:
