@@ -172,3 +172,19 @@ def test_dialogsum_falls_back_to_the_hub_copy(data_dir: Path, tmp_path: Path) ->
     test = dm.datasets["test"]
     assert len(test) == 40 and test.references == local.datasets["test"].references[:40]
     assert test.src == local.datasets["test"].src[:40]
+
+
+@pytest.mark.parametrize("task", ["translation", "summarization"])
+@pytest.mark.parametrize("data", ["text_pairs", "hf_pairs"])
+def test_configs_compose_for_both_seq2seq_tasks(task: str, data: str) -> None:
+    from encdec import build
+    from tests.helpers import compose_train
+
+    with pytest.raises(ConfigError, match="data.splits.train|data.name"):
+        build.check_config(compose_train([f"task={task}", f"data={data}"]))
+    source = "data.splits.train=a.tsv" if data == "text_pairs" else "data.name=somewhere"
+    cfg = compose_train(
+        [f"task={task}", f"data={data}", source, "data.held_out_size=10", "model.copy=true"]
+    )
+    build.check_config(cfg)
+    assert cfg.data.copy_oov  # the copy vocabulary follows the model
