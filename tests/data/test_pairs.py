@@ -188,3 +188,16 @@ def test_configs_compose_for_both_seq2seq_tasks(task: str, data: str) -> None:
     )
     build.check_config(cfg)
     assert cfg.data.copy_oov  # the copy vocabulary follows the model
+
+
+def test_hf_pairs_one_saved_dataset_is_the_training_split(tmp_path: Path) -> None:
+    import datasets
+
+    rows = {"src": [f"a {i}" for i in range(40)], "tgt": [f"b {i}" for i in range(40)]}
+    datasets.Dataset.from_dict(rows).save_to_disk(str(tmp_path / "one"))
+    common = {"path": "one", "source_field": "src", "target_field": "tgt", **OPTIONS}
+    with pytest.raises(DataError, match="held_out_size"):
+        HFPairsDataModule(str(tmp_path), **common).prepare_data()
+    splits = {"train": "train", "val": None, "test": None}
+    dm = HFPairsDataModule(str(tmp_path), splits=splits, held_out_size=5, **common)
+    assert [len(dm.rows(s)) for s in ("train", "val", "test")] == [30, 5, 5]

@@ -298,8 +298,14 @@ class HFPairsDataModule(PairsDataModule):
                     raise DataError(
                         f"data.path={self.path}: not a dataset written by save_to_disk ({err})."
                     ) from None
-            if isinstance(self._dataset, datasets.Dataset):
-                return self._dataset  # one split saved: used for whichever split names it
+            if isinstance(self._dataset, datasets.Dataset):  # one split saved: the training one
+                if stage != "train":
+                    raise DataError(
+                        f"{self.path} holds one split (a Dataset, not a DatasetDict): it is the "
+                        f"training split; set data.splits.{stage}=null data.held_out_size=1000 "
+                        f"to hold out {stage} pairs of it."
+                    )
+                return self._dataset
             if split not in self._dataset:
                 raise DataError(
                     f"{self.path} has no split {split!r} (it has {list(self._dataset)}): set "
