@@ -201,3 +201,23 @@ def test_hf_pairs_one_saved_dataset_is_the_training_split(tmp_path: Path) -> Non
     splits = {"train": "train", "val": None, "test": None}
     dm = HFPairsDataModule(str(tmp_path), splits=splits, held_out_size=5, **common)
     assert [len(dm.rows(s)) for s in ("train", "val", "test")] == [30, 5, 5]
+
+
+def test_a_url_is_downloaded_into_the_data_folder_once(files: Path, tmp_path: Path) -> None:
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(files))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/multi30k_enfr"
+        splits = {s: f"{url}/{s}.csv" for s in ("train", "val", "test")}
+        dm = TextPairsDataModule(str(tmp_path), splits=splits, **OPTIONS)
+        assert len(dm.rows("val")) == 1014
+        assert (tmp_path / "val.csv").read_bytes() == (files / "multi30k_enfr/val.csv").read_bytes()
+    finally:
+        server.shutdown()
+    again = TextPairsDataModule(str(tmp_path), splits=splits, **OPTIONS)  # server gone: the copy
+    assert again.rows("val") == dm.rows("val")
