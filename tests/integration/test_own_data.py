@@ -119,6 +119,7 @@ def test_text_pairs_equal_the_builtin_loader(
     builtin = run(["train.py", "task=translation", *SMALL], data_dir, tmp_path)
     assert builtin.returncode == 0, tail(builtin)
     _, metrics = metrics_of(tmp_path)
+
     def scores(m: dict) -> dict:  # everything but the timings
         return {k: v for k, v in m.items() if "per_sec" not in k}
 
