@@ -55,6 +55,8 @@ ALLOWED_TARGETS = frozenset(
         "encdec.data.datamodule.TranslationDataModule",
         "encdec.data.datamodule.DialogSumDataModule",
         "encdec.data.squad.SquadDataModule",
+        "encdec.data.pairs.TextPairsDataModule",
+        "encdec.data.pairs.HFPairsDataModule",
         "encdec.checkpoint_io.AtomicCheckpointIO",
         "encdec.callbacks.AttentionHeatmaps",
         "encdec.callbacks.GradNormMonitor",
@@ -465,11 +467,14 @@ def load_checkpoint(
     cache_dir: str | None = None,
     with_data: bool = False,
     task_overrides: Mapping[str, Any] | None = None,
+    data_overrides: Mapping[str, Any] | None = None,
 ) -> Loaded:
     """A train.py checkpoint -> the trained task (and, `with_data`, its datamodule with the
     checkpoint's tokenizer; `data_dir` re-points the data at this machine's copy, keeping the
     corpus sub-folder). `task_overrides` change task options, e.g. {"decoding": {...}}, before
-    the task is built, so the trained task is never changed under anyone."""
+    the task is built, so the trained task is never changed under anyone. `data_overrides`
+    (the user's own, e.g. {"splits": {"test": "val"}}: trusted) are merged over the saved data
+    options, e.g. to score another test set."""
     ckpt = read_checkpoint(path)
     extras = ckpt["encdec"]
     task, config = _rebuild(extras, ckpt["state_dict"], str(path), task_overrides)
@@ -477,12 +482,25 @@ def load_checkpoint(
     if with_data:
         overrides: dict[str, Any] = {}
         if data_dir is not None:
-            overrides["data_dir"] = str(Path(data_dir) / Path(config.data.data_dir).name)
+            overrides["data_dir"] = str(Path(data_dir) / corpus_folder(config))
         if cache_dir is not None:
             overrides["cache_dir"] = cache_dir
-        datamodule = build_datamodule(config.data, **overrides)
+        data = config.data
+        if data_overrides:
+            data = OmegaConf.merge(data, OmegaConf.create(dict(data_overrides)))
+        datamodule = build_datamodule(data, **overrides)
         datamodule.tokenizer = task.tokenizer
     return Loaded(task, config, datamodule)
+
+
+def corpus_folder(config: DictConfig) -> Path:
+    """Where a saved config's data lives relative to its data root (`multi30k` for Multi30k,
+    `.` for a user's corpus read from `paths.data_dir` itself)."""
+    folder = Path(config.data.data_dir)
+    root = OmegaConf.select(config, "paths.data_dir")
+    if root is not None and folder.is_relative_to(root):
+        return folder.relative_to(root)
+    return Path(folder.name)
 
 
 def load_model_file(path: str | Path, map_location: Any = "cpu") -> Loaded:

@@ -9,7 +9,7 @@ from typing import Any
 import hydra
 import lightning as L
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from encdec import build
 from encdec.cli.common import (
@@ -40,6 +40,20 @@ def task_overrides(cfg: DictConfig) -> dict[str, Any]:
     return overrides
 
 
+def data_overrides(cfg: DictConfig) -> dict[str, Any]:
+    """eval.py's `data.*` options that are set (not null): merged over the checkpoint's data
+    options, e.g. data.splits.test=val scores another split or file."""
+
+    def set_only(node: Any) -> Any:
+        if isinstance(node, dict):
+            kept = {k: set_only(v) for k, v in node.items() if v is not None}
+            return {k: v for k, v in kept.items() if v != {}}
+        return node
+
+    data = cfg.get("data")
+    return set_only(OmegaConf.to_container(data, resolve=True)) if data else {}
+
+
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     loaded = build.load_checkpoint(
         cfg.ckpt_path,
@@ -47,6 +61,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         cfg.paths.cache_dir,
         with_data=True,
         task_overrides=task_overrides(cfg),
+        data_overrides=data_overrides(cfg),
     )
     trainer = L.Trainer(
         **instantiate(cfg.get("trainer", {}), _convert_="all"),  # a DDP strategy: an object
@@ -62,7 +77,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     if trainer.is_global_zero:  # hardware=ddp_cpu: every rank has the same (synced) metrics
         save_metrics(metrics, Path(cfg.paths.output_dir) / "metrics.json")
-        print_metrics(metrics, f"{cfg.ckpt_path} on {cfg.split}")
+        split = loaded.datamodule.splits.get(cfg.split, cfg.split)
+        print_metrics(metrics, f"{cfg.ckpt_path} on {cfg.split} ({split})")
     return metrics
 
 

@@ -249,8 +249,8 @@ class DialogSumDataModule(TranslationDataModule):
 
     Local files `<data_dir>/<split>.jsonl` hold `document` and `summary`; test rows may also
     hold `references` (a list). With `hub_name` (e.g. knkarthick/dialogsum, whose columns are
-    `dialogue` / `summary` and whose test split has one row per reference) the splits are loaded
-    from the hub when the local files are missing. Validation and test rows with the same
+    `dialogue` / `summary` (`hub_document_field` / `hub_summary_field`) and whose test split has
+    one row per reference) the splits are loaded from the hub when the local files are missing. Validation and test rows with the same
     document are grouped, so every dialogue is scored once against all its references.
     """
 
@@ -263,6 +263,8 @@ class DialogSumDataModule(TranslationDataModule):
         document_field: str = "document",
         summary_field: str = "summary",
         references_field: str = "references",
+        hub_document_field: str = "dialogue",
+        hub_summary_field: str = "summary",
         added_tokens: list[str] | None = None,
         max_len: int = 100_000,
         **kwargs,
@@ -277,6 +279,7 @@ class DialogSumDataModule(TranslationDataModule):
         )
         self.hub_name = hub_name
         self.fields = (document_field, summary_field, references_field)
+        self.hub_fields = (hub_document_field, hub_summary_field, references_field)
 
     def _files(self, stage: str) -> tuple[Path]:
         return (self.data_dir / self.file_pattern.format(split=self.splits[stage]),)
@@ -287,29 +290,40 @@ class DialogSumDataModule(TranslationDataModule):
             raise DataError(
                 f"Missing DialogSum files: {', '.join(missing)}. Set ENCDEC_DATA_DIR (or "
                 f"paths.data_dir=...) to the folder holding dialogsum/, or set "
-                f"data.hub_name=knkarthick/dialogsum data.document_field=dialogue to load it "
-                f"from the Hugging Face hub."
+                f"data.hub_name=knkarthick/dialogsum to load it from the Hugging Face hub."
             )
         self._load_tokenizer()
 
-    def _rows(self, stage: str) -> datasets.Dataset:
+    def _rows(self, stage: str) -> tuple[datasets.Dataset, str | None]:
+        """The split's rows, and the hub dataset they came from (None: the local file)."""
         (path,) = self._files(stage)
         cache = str(self.cache_dir / "hf")
         datasets.disable_progress_bars()
         if path.is_file():
-            return datasets.Dataset.from_json(str(path), cache_dir=cache)
-        return datasets.load_dataset(self.hub_name, split=self.splits[stage], cache_dir=cache)
+            return datasets.Dataset.from_json(str(path), cache_dir=cache), None
+        log.info("%s not found: loading split %r of %s", path, self.splits[stage], self.hub_name)
+        try:
+            rows = datasets.load_dataset(self.hub_name, split=self.splits[stage], cache_dir=cache)
+        except (ValueError, ConnectionError, FileNotFoundError, OSError) as err:
+            raise DataError(
+                f"{path} is missing and the hub copy {self.hub_name} (split "
+                f"{self.splits[stage]!r}) could not be loaded ({err}). Put the DialogSum files in "
+                f"{self.data_dir} (ENCDEC_DATA_DIR / paths.data_dir) or check the network."
+            ) from None
+        return rows, self.hub_name
 
     def load_text(self, stage: str) -> tuple[list[str], list[str]]:
         if stage in self._text:
             return self._text[stage]
-        rows = self._rows(stage)
-        doc_field, sum_field, refs_field = self.fields
+        rows, hub = self._rows(stage)
+        doc_field, sum_field, refs_field = self.hub_fields if hub else self.fields
+        prefix = "hub_" if hub else ""
         for field in (doc_field, sum_field):
             if field not in rows.column_names:
                 raise DataError(
-                    f"{self._files(stage)[0]} ({stage}) has no {field!r} field (it has "
-                    f"{rows.column_names}); set data.document_field / data.summary_field."
+                    f"{hub or self._files(stage)[0]} ({stage}) has no {field!r} field (it has "
+                    f"{rows.column_names}); set data.{prefix}document_field / "
+                    f"data.{prefix}summary_field."
                 )
         docs, summaries = list(rows[doc_field]), list(rows[sum_field])
         if stage == "train":

@@ -1,0 +1,223 @@
+"""data=text_pairs / data=hf_pairs over the shared real data: the same pairs named in any format
+encode exactly as the built-in loader does; held-out splits; references; DialogSum's hub
+fallback through the same `datasets.load_dataset` code path on local files."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from encdec.data.datamodule import DialogSumDataModule, TranslationDataModule
+from encdec.data.pairs import HFPairsDataModule, TextPairsDataModule
+from encdec.errors import ConfigError, DataError
+from tests.own_data_files import (
+    dialogsum_hub_folder,
+    dialogsum_tables,
+    multi30k_saved,
+    multi30k_tables,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+OPTIONS = {"cache_dir": str(ROOT / ".cache"), "limit_train": 300, "vocab_size": 500}
+
+
+def ready(dm):
+    dm.prepare_data()
+    dm.setup()
+    return dm
+
+
+def encoded(dm) -> dict:
+    return {s: (ds.src_ids, ds.tgt_ids, ds.references) for s, ds in dm.datasets.items()}
+
+
+@pytest.fixture(scope="module")
+def files(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("own")
+    multi30k_tables(data_dir, out, "en", "fr")
+    return out
+
+
+@pytest.fixture(scope="module")
+def builtin_en_fr(data_dir: Path) -> dict:
+    dm = TranslationDataModule(str(data_dir / "multi30k"), src_lang="en", tgt_lang="fr", **OPTIONS)
+    return encoded(ready(dm))
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"format": "auto", "source_field": "en", "target_field": "fr", "ext": "tsv"},
+        {"format": "auto", "ext": "csv"},  # no header: columns 0 and 1
+        {"format": "csv", "source_field": 0, "target_field": 1, "ext": "csv"},
+    ],
+    ids=["tsv-header", "csv-no-header", "csv-indices"],
+)
+def test_tables_encode_as_the_builtin_loader(files: Path, builtin_en_fr: dict, options) -> None:
+    ext = options.pop("ext")
+    splits = {s: f"multi30k_enfr/{s}.{ext}" for s in ("train", "val", "test")}
+    dm = ready(TextPairsDataModule(str(files), splits=splits, **options, **OPTIONS))
+    assert encoded(dm) == builtin_en_fr
+
+
+def test_plain_file_pairs_by_lang_pattern_and_by_list(data_dir: Path) -> None:
+    builtin = encoded(ready(TranslationDataModule(str(data_dir / "multi30k"), **OPTIONS)))
+    splits = {
+        "train": "multi30k/train.{lang}.gz",
+        "val": ["multi30k/val.en.gz", "multi30k/val.de.gz"],
+        "test": str(data_dir / "multi30k" / "test_2016_flickr.{lang}.gz"),  # absolute
+    }
+    dm = TextPairsDataModule(str(data_dir), splits=splits, src_lang="en", tgt_lang="de", **OPTIONS)
+    assert encoded(ready(dm)) == builtin
+
+
+def test_held_out_splits_are_seeded_disjoint_and_logged(
+    files: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    def held(seed: int) -> TextPairsDataModule:
+        return TextPairsDataModule(
+            str(files),
+            splits={"train": "multi30k_enfr/train.csv"},
+            held_out_size=50,
+            held_out_seed=seed,
+            **OPTIONS,
+        )
+
+    with caplog.at_level(logging.INFO):
+        dm = held(0)
+        val, test, train = (dm.rows(s) for s in ("val", "test", "train"))
+    assert len(val) == len(test) == 50 and len(train) == 29_000 - 100
+    assert not set(val) & set(test) and not set(val) & set(train)
+    assert "val = 50 pairs held out of" in caplog.text and "data.held_out_seed=0" in caplog.text
+    assert held(0).rows("val") == val and held(1).rows("val") != val
+
+
+def test_a_missing_split_says_how_to_provide_it(files: Path) -> None:
+    with pytest.raises(ConfigError, match=r"data.splits.val=.*data.held_out_size=1000"):
+        TextPairsDataModule(str(files), splits={"train": "a.tsv", "test": "b.tsv"})
+    with pytest.raises(ConfigError, match="data.splits.train is not set"):
+        TextPairsDataModule(str(files), splits={})
+    dm = TextPairsDataModule(
+        str(files), splits={s: "nowhere.tsv" for s in ("train", "val", "test")}
+    )
+    with pytest.raises(DataError, match="not found.*nowhere.tsv"):
+        dm.prepare_data()
+
+
+def test_dialogsum_csv_encodes_as_the_builtin_loader(data_dir: Path, tmp_path: Path) -> None:
+    """Test rows one per reference, grouped: the same examples and references as the jsonl."""
+    dialogsum_tables(data_dir, tmp_path)
+    common = {**OPTIONS, "max_src_len": 400, "max_tgt_len": 60}
+    builtin = ready(DialogSumDataModule(str(data_dir / "dialogsum"), **common))
+    splits = {"train": "train.csv", "val": "validation.csv", "test": "test.csv"}
+    dm = TextPairsDataModule(
+        str(tmp_path / "dialogsum_csv"),
+        splits=splits,
+        source_field="dialogue",
+        target_field="summary",
+        group_references=True,
+        added_tokens="dialogsum",
+        max_len=100_000,
+        **common,
+    )
+    assert encoded(ready(dm)) == encoded(builtin)
+    assert all(len(refs) == 3 for refs in dm.datasets["test"].references)
+
+
+def test_hf_pairs_save_to_disk_with_nested_fields(data_dir: Path, tmp_path: Path) -> None:
+    saved = multi30k_saved(data_dir, tmp_path)
+    builtin = encoded(ready(TranslationDataModule(str(data_dir / "multi30k"), **OPTIONS)))
+    dm = HFPairsDataModule(
+        str(tmp_path),
+        path=saved.name,  # relative to data_dir
+        source_field="translation.en",
+        target_field="translation.de",
+        **OPTIONS,
+    )
+    assert encoded(ready(dm)) == builtin
+    wrong = HFPairsDataModule(
+        str(tmp_path), path=str(saved), source_field="translation.en", target_field="de", **OPTIONS
+    )
+    with pytest.raises(DataError, match=r"no field 'de'.*translation.de.*data.target_field"):
+        wrong.prepare_data()
+
+
+def test_hf_pairs_by_name_through_load_dataset(data_dir: Path, tmp_path: Path) -> None:
+    """A local folder loads through the same load_dataset call as a hub name."""
+    folder = dialogsum_hub_folder(data_dir, tmp_path / "hub", limit=40)
+    dm = ready(
+        HFPairsDataModule(
+            str(tmp_path),
+            name=str(folder),
+            source_field="dialogue",
+            target_field="summary",
+            group_references=True,
+            **OPTIONS,
+        )
+    )
+    assert len(dm.datasets["test"]) == 40
+    assert all(len(refs) == 3 for refs in dm.datasets["test"].references)
+
+
+def test_dialogsum_falls_back_to_the_hub_copy(data_dir: Path, tmp_path: Path) -> None:
+    """No local files: the default hub copy's layout (dialogue, one test row per reference)."""
+    hub = dialogsum_hub_folder(data_dir, tmp_path / "hub", limit=40)
+    dm = DialogSumDataModule(str(tmp_path / "no_local_files"), hub_name=str(hub), **OPTIONS)
+    ready(dm)
+    local = ready(
+        DialogSumDataModule(str(data_dir / "dialogsum"), **{**OPTIONS, "limit_train": 40})
+    )
+    test = dm.datasets["test"]
+    assert len(test) == 40 and test.references == local.datasets["test"].references[:40]
+    assert test.src == local.datasets["test"].src[:40]
+
+
+@pytest.mark.parametrize("task", ["translation", "summarization"])
+@pytest.mark.parametrize("data", ["text_pairs", "hf_pairs"])
+def test_configs_compose_for_both_seq2seq_tasks(task: str, data: str) -> None:
+    from encdec import build
+    from tests.helpers import compose_train
+
+    with pytest.raises(ConfigError, match="data.splits.train|data.name"):
+        build.check_config(compose_train([f"task={task}", f"data={data}"]))
+    source = "data.splits.train=a.tsv" if data == "text_pairs" else "data.name=somewhere"
+    cfg = compose_train(
+        [f"task={task}", f"data={data}", source, "data.held_out_size=10", "model.copy=true"]
+    )
+    build.check_config(cfg)
+    assert cfg.data.copy_oov  # the copy vocabulary follows the model
+
+
+def test_hf_pairs_one_saved_dataset_is_the_training_split(tmp_path: Path) -> None:
+    import datasets
+
+    rows = {"src": [f"a {i}" for i in range(40)], "tgt": [f"b {i}" for i in range(40)]}
+    datasets.Dataset.from_dict(rows).save_to_disk(str(tmp_path / "one"))
+    common = {"path": "one", "source_field": "src", "target_field": "tgt", **OPTIONS}
+    with pytest.raises(DataError, match="held_out_size"):
+        HFPairsDataModule(str(tmp_path), **common).prepare_data()
+    splits = {"train": "train", "val": None, "test": None}
+    dm = HFPairsDataModule(str(tmp_path), splits=splits, held_out_size=5, **common)
+    assert [len(dm.rows(s)) for s in ("train", "val", "test")] == [30, 5, 5]
+
+
+def test_a_url_is_downloaded_into_the_data_folder_once(files: Path, tmp_path: Path) -> None:
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(files))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/multi30k_enfr"
+        splits = {s: f"{url}/{s}.csv" for s in ("train", "val", "test")}
+        dm = TextPairsDataModule(str(tmp_path), splits=splits, **OPTIONS)
+        assert len(dm.rows("val")) == 1014
+        assert (tmp_path / "val.csv").read_bytes() == (files / "multi30k_enfr/val.csv").read_bytes()
+    finally:
+        server.shutdown()
+    again = TextPairsDataModule(str(tmp_path), splits=splits, **OPTIONS)  # server gone: the copy
+    assert again.rows("val") == dm.rows("val")
