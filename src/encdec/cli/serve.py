@@ -1,4 +1,4 @@
-"""`python serve.py ckpt_path=... | model=model.pt [host=127.0.0.1 port=8000 ...]`: serve a
+"""`python serve.py ckpt_path=... | model_file=model.pt [host=127.0.0.1 port=8000 ...]`: serve a
 trained model over HTTP (encdec.serving: LitServe, /predict, /health, /model, a page at /)."""
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ log = logging.getLogger(__name__)
 
 def check(cfg: DictConfig) -> None:
     """Exactly one model, options in range, before anything is loaded."""
-    if (cfg.ckpt_path is None) == (cfg.model is None):
+    if (cfg.ckpt_path is None) == (cfg.model_file is None):
         raise ConfigError(
-            "give ckpt_path=<train.py checkpoint> or model=<exported model file>, one of them."
+            "give ckpt_path=<train.py checkpoint> or model_file=<exported model file>, one of them."
         )
     if not isinstance(cfg.port, int) or not 0 <= cfg.port <= 65535:
         raise ConfigError(f"port={cfg.port!r}: give a port number 0..65535.")
@@ -37,7 +37,8 @@ def serve(cfg: DictConfig) -> None:
     check(cfg)
     limits = schemas.Limits(**OmegaConf.to_container(cfg.limits))
     server = build_server(
-        cfg.ckpt_path or cfg.model,
+        cfg.ckpt_path or cfg.model_file,
+        model_file=cfg.model_file is not None,
         max_batch_size=cfg.max_batch_size,
         batch_timeout=float(cfg.batch_timeout),
         api_key=cfg.api_key or None,

@@ -27,24 +27,29 @@ from encdec.tasks.base import Task
 from encdec.translator import Decoded, decode_lines, decoding_settings
 
 
-def load_task(path: str | Path) -> Task:
-    """A train.py checkpoint (.ckpt) or an exported model file (.pt) -> the trained task."""
-    path = Path(path)
-    loaded = build.load_checkpoint(path) if path.suffix == ".ckpt" else build.load_model_file(path)
+def load_task(path: str | Path, model_file: bool = False) -> Task:
+    """A train.py checkpoint, or (`model_file`) an exported model file -> the trained task."""
+    loaded = build.load_model_file(path) if model_file else build.load_checkpoint(path)
     return loaded.task.eval()
 
 
 class _ModelAPI(ls.LitAPI):
     """What both APIs share: the model file, loading it in the worker, list batching."""
 
-    def __init__(self, model_path: str, max_batch_size: int = 32, batch_timeout: float = 0.01):
+    def __init__(
+        self,
+        model_path: str,
+        model_file: bool = False,
+        max_batch_size: int = 32,
+        batch_timeout: float = 0.01,
+    ):
         super().__init__(max_batch_size=max_batch_size, batch_timeout=batch_timeout)
-        self.model_path = str(model_path)
+        self.model_path, self.model_file = str(model_path), model_file
         self.decode_batch_size = max(max_batch_size, 1) * 4
 
     def setup(self, device: str) -> None:
         torch.set_grad_enabled(False)
-        self.task = load_task(self.model_path).to(device)
+        self.task = load_task(self.model_path, self.model_file).to(device)
 
     def batch(self, inputs: list[Any]) -> list[Any]:
         return list(inputs)

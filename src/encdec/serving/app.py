@@ -45,11 +45,12 @@ def task_kind(task: Task, config: dict[str, Any]) -> str:
     return "summarization" if "DialogSum" in target else "translation"
 
 
-def recorded_metrics(path: Path) -> dict[str, Any]:
+def recorded_metrics(path: Path, model_file: bool = False) -> dict[str, Any]:
     """What a train.py run recorded about this model: the best monitored score in the
-    checkpoint, and the run folder's metrics.json (test BLEU / ROUGE / EM-F1) beside it."""
+    checkpoint, and the run folder's metrics.json (test BLEU / ROUGE / EM-F1) beside it. A
+    model file records none."""
     found: dict[str, Any] = {}
-    if path.suffix == ".ckpt":
+    if not model_file:
         ckpt = build.read_checkpoint(path)
         for state in (ckpt.get("callbacks") or {}).values():
             if (
@@ -71,7 +72,9 @@ def recorded_metrics(path: Path) -> dict[str, Any]:
     return found
 
 
-def model_info(path: Path, task: Task, limits: schemas.Limits) -> dict[str, Any]:
+def model_info(
+    path: Path, task: Task, limits: schemas.Limits, model_file: bool = False
+) -> dict[str, Any]:
     """GET /model."""
     config = task.checkpoint_extras["config"]
     data, model = config.get("data", {}), config.get("model", {})
@@ -104,7 +107,7 @@ def model_info(path: Path, task: Task, limits: schemas.Limits) -> dict[str, Any]
             "max_epochs": config.get("trainer", {}).get("max_epochs"),
             "seed": config.get("seed"),
         },
-        "metrics": recorded_metrics(path),
+        "metrics": recorded_metrics(path, model_file),
         "limits": asdict(limits),
     }
     if kind != "qa":
@@ -154,6 +157,7 @@ async def http_error(request: Request, exc: StarletteHTTPException) -> JSONRespo
 
 def build_server(
     model_path: str | Path,
+    model_file: bool = False,
     max_batch_size: int = 32,
     batch_timeout: float = 0.01,
     api_key: str | None = None,
@@ -161,19 +165,24 @@ def build_server(
     accelerator: str = "auto",
     timeout: float = 60,
 ) -> ls.LitServer:
-    """The LitServer for one model file; `run(host=..., port=...)` serves it."""
+    """The LitServer for a train.py checkpoint or (`model_file`) an exported model file;
+    `run(host=..., port=...)` serves it."""
     path = Path(model_path)
     limits = limits or schemas.Limits()
     schemas.configure(limits)
-    task = load_task(path)  # here for /model and to pick the API; each worker loads its own
+    task = load_task(
+        path, model_file
+    )  # here for /model and to pick the API; each worker loads its own
     api_class = QAAPI if isinstance(task, QATask) else Seq2SeqAPI
-    info = model_info(path, task, limits)
+    info = model_info(path, task, limits, model_file)
     del task
     # LitServe reads LIT_SERVER_API_KEY from the environment at import; a key given in the
     # config takes its place (before the routes are made, which is when LitServe consults it).
     if api_key:
         ls_server.LIT_SERVER_API_KEY = api_key
-    api = api_class(str(path), max_batch_size=max_batch_size, batch_timeout=batch_timeout)
+    api = api_class(
+        str(path), model_file, max_batch_size=max_batch_size, batch_timeout=batch_timeout
+    )
     server = ls.LitServer(
         api,
         accelerator=accelerator,
