@@ -451,3 +451,21 @@ def test_page_highlights_the_qa_answer(browser, qa_server, tmp_path) -> None:
     assert mark.text == expected["answer"]
     assert browser.find_element(By.ID, "passage").text == question["context"]
     browser.save_screenshot(str(tmp_path / "qa.png"))
+
+
+def test_a_model_file_serves_as_its_checkpoint(
+    mt_server, lstm, data_dir, log_dir, tmp_path
+) -> None:
+    """model_file= (an exported model) loads through the same safe path and answers the same."""
+    from encdec.serving.api import Seq2SeqAPI
+    from encdec.serving.schemas import TextRequest
+
+    model = tmp_path / "model.pt"
+    result = run_bytes(
+        [*["-m", "encdec.export"], f"ckpt_path={lstm}", f"out={model}"], data_dir, log_dir
+    )
+    assert result.returncode == 0, result.stderr.decode()[-3000:]
+    api = Seq2SeqAPI(str(model), model_file=True)
+    api.setup("cpu")
+    served = mt_server.post({"texts": SENTENCES[:3], **OPTIONS})[1]["outputs"]
+    assert api.predict([TextRequest(texts=SENTENCES[:3], **OPTIONS)])[0]["outputs"] == served
