@@ -3,11 +3,14 @@ PYTHON ?= python
 TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX ?=
 
-.PHONY: install test test-slow lint format train bench bench-gpu clean
+.PHONY: install install-browser test test-slow lint format train bench bench-gpu clean
 
 install:  ## install torch, then encdec with its dev tools (editable)
 	$(PYTHON) -m pip install $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH_SPEC)"
 	$(PYTHON) -m pip install -e ".[dev]"
+
+install-browser:  ## headless Chromium for the serving page's browser test (Debian/Ubuntu, as root)
+	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver
 
 test:  ## the test suite (slow and gpu tests excluded)
 	$(PYTHON) -m pytest -q
@@ -39,12 +42,12 @@ bench-gpu: $(BENCH_CKPT)
 	cp .cache/bench/reference_run/checkpoints/last.ckpt $@
 
 lint:
-	$(PYTHON) -m ruff check src tests bench train.py eval.py predict.py
-	$(PYTHON) -m ruff format --check src tests bench train.py eval.py predict.py
+	$(PYTHON) -m ruff check src tests bench train.py eval.py predict.py serve.py
+	$(PYTHON) -m ruff format --check src tests bench train.py eval.py predict.py serve.py
 
 format:
-	$(PYTHON) -m ruff check --fix src tests bench train.py eval.py predict.py
-	$(PYTHON) -m ruff format src tests bench train.py eval.py predict.py
+	$(PYTHON) -m ruff check --fix src tests bench train.py eval.py predict.py serve.py
+	$(PYTHON) -m ruff format src tests bench train.py eval.py predict.py serve.py
 
 train:
 	$(PYTHON) train.py

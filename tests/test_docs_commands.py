@@ -30,6 +30,7 @@ ENTRY_POINTS = {
     ("train.py",): "train",
     ("eval.py",): "eval",
     ("predict.py",): "predict",
+    ("serve.py",): "serve",
     ("-m", "encdec.export"): "export",
 }
 #: Hydra's own flags that take a value (skipped with it) and those that take none.
@@ -167,7 +168,7 @@ COMMANDS = [command for path in DOCS for command in extract(path)]
 
 
 def test_the_docs_hold_commands_of_every_entry_point_and_task() -> None:
-    assert {c.config for c in COMMANDS} == {"train", "eval", "predict", "export"}
+    assert {c.config for c in COMMANDS} == {"train", "eval", "predict", "export", "serve"}
     readme = [c for c in COMMANDS if c.source.startswith("README.md")]
     for task in ("translation", "summarization", "qa"):  # one quick start per task
         assert any(f"task={task}" in c.overrides for c in readme), task

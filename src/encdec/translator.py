@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -14,16 +15,31 @@ from encdec.decoding import DecodingSettings
 from encdec.tasks import Seq2SeqTask
 
 
-def translate_lines(
+@dataclass
+class Decoded:
+    """One decoded line: its text, the token ids read and written (extended ids for copied
+    words), the source-only words those name, attention (T, S) if asked for."""
+
+    text: str
+    source_ids: list[int]
+    output_ids: list[int]
+    oov: list[str]
+    attention: torch.Tensor | None = None
+
+
+def decode_lines(
     task: Seq2SeqTask,
     lines: list[str],
     batch_size: int,
     settings: DecodingSettings | None = None,
     warn: Callable[[int, str], None] | None = None,
-) -> list[str]:
-    """Translate `lines` in batches of similar length; outputs come back in input order.
+    return_attention: bool = False,
+) -> list[Decoded]:
+    """Decode `lines` in batches of similar length; results come back in input order.
 
     A line longer than `inputs.source_limit` tokens is cut to it; `warn(index, message)` hears.
+    Empty lines decode to empty results. `return_attention` keeps each output's attention over
+    its source tokens (output tokens x source tokens); the outputs are the same either way.
     """
     ids = task.ids
     encodings = task.tokenizer.encode_batch(lines, add_special_tokens=False)
@@ -42,16 +58,35 @@ def translate_lines(
     collate = Collator(ids["pad"], ids["bos"], ids["eos"], *((vocab, ids["unk"]) if copy else ()))
     # Empty lines stay empty; the rest are decoded in batches of similar length.
     order = sorted((i for i in range(len(lines)) if encoded[i]), key=lambda i: len(encoded[i]))
-    outputs: list[str] = [""] * len(lines)
+    results = [Decoded("", encoded[i], [], oov[i]) for i in range(len(lines))]
     for start in range(0, len(order), batch_size):
         chunk = order[start : start + batch_size]
         batch = collate([Example(i, encoded[i], [], lines[i], "", [""], oov[i]) for i in chunk])
         batch.src, batch.src_lengths = batch.src.to(task.device), batch.src_lengths.to(task.device)
         if batch.src_ext is not None:
             batch.src_ext = batch.src_ext.to(task.device)
-        for i, text in zip(chunk, task.translate(batch, settings), strict=True):
-            outputs[i] = text
-    return outputs
+        hyps = task.decode(batch, settings, return_attention=return_attention)
+        for i, hyp in zip(chunk, hyps, strict=True):
+            attention = None
+            if hyp.attention is not None:
+                attention = hyp.attention[: len(hyp.tokens), : len(encoded[i])].float().cpu()
+            text = task.detokenize(hyp.tokens, oov[i])
+            results[i] = Decoded(text, encoded[i], list(hyp.tokens), oov[i], attention)
+    return results
+
+
+def translate_lines(
+    task: Seq2SeqTask,
+    lines: list[str],
+    batch_size: int,
+    settings: DecodingSettings | None = None,
+    warn: Callable[[int, str], None] | None = None,
+) -> list[str]:
+    """Translate `lines` in batches of similar length; outputs come back in input order.
+
+    A line longer than `inputs.source_limit` tokens is cut to it; `warn(index, message)` hears.
+    """
+    return [d.text for d in decode_lines(task, lines, batch_size, settings, warn)]
 
 
 def decoding_settings(

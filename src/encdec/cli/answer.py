@@ -22,52 +22,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-import datasets
 from omegaconf import DictConfig
 
 from encdec import inputs
+from encdec.answering import answer, length_warnings
 from encdec.cli.lines import open_input, open_output, stdin_lines, warner
-from encdec.data.squad import QADataset, encode_qa
 from encdec.errors import ConfigError
 from encdec.tasks.qa import QATask
 
 log = logging.getLogger(__name__)
-
-
-def answer(task: QATask, items: list[dict[str, str]]) -> list[str]:
-    """Answer each {"context", "question"} item with a span of its context."""
-    tok = task.tokenizer
-    contexts, questions = [i["context"] for i in items], [i["question"] for i in items]
-    columns = encode_qa(
-        tok,
-        contexts,
-        questions,
-        max_passage_len=inputs.MAX_CONTEXT_TOKENS,
-        max_question_len=inputs.MAX_QUESTION_TOKENS,
-    )
-    columns.update(
-        id=[str(i) for i in range(len(items))],
-        question=questions,
-        context=contexts,
-        answers=[{"text": [], "answer_start": []} for _ in items],
-    )
-    ds = QADataset(
-        datasets.Dataset.from_dict(columns), with_text=True, pad_id=tok.token_to_id("<pad>")
-    )
-    return task.answer(ds.collate(list(range(len(items)))))
-
-
-def length_warnings(task: QATask, item: inputs.Question) -> list[str]:
-    """What `answer` will cut of this question's context and question."""
-    found = []
-    for text, limit, what in (
-        (item.context, inputs.MAX_CONTEXT_TOKENS, "context tokens"),
-        (item.question, inputs.MAX_QUESTION_TOKENS, "question tokens"),
-    ):
-        length = len(task.tokenizer.encode(text or "", add_special_tokens=False).ids)
-        if length > limit:
-            found.append(inputs.truncated(length, limit, what))
-    return found
 
 
 def answer_stream(task: QATask, lines: Iterable[bytes], batch_size: int, where: str, out) -> int:
@@ -83,7 +46,7 @@ def answer_stream(task: QATask, lines: Iterable[bytes], batch_size: int, where: 
                 warn(chunk[i][0], f"{item.error}{end}Its answer is empty.")
                 unusable += 1
             else:
-                for message in length_warnings(task, item):
+                for message in length_warnings(task, item.context, item.question):
                     warn(chunk[i][0], message)
         answers = [""] * len(items)
         if good:
@@ -116,7 +79,7 @@ def command_line_question(cfg: DictConfig) -> inputs.Question:
 def answer_questions(task: QATask, cfg: DictConfig) -> None:
     if cfg.get("question") is not None or cfg.get("context") is not None:
         item = command_line_question(cfg)
-        for message in length_warnings(task, item):
+        for message in length_warnings(task, item.context, item.question):
             log.warning("question=/context=: %s", message)
         found = answer(task, [{"context": item.context, "question": item.question}])[0]
         with open_output(cfg.output) as out:

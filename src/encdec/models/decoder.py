@@ -294,6 +294,18 @@ class Decoder(nn.Module):
             self.logits(attentional), w, p_gen, src_ext, memory.ext_size
         ), weights
 
+    def copy_gates(self, tgt_in: torch.Tensor, memory: Memory, state: DecoderState) -> torch.Tensor:
+        """Teacher forcing over tgt_in (B, T) -> p_gen (B, T): at each step, the probability of
+        generating from the vocabulary rather than copying a source word (copy networks only)."""
+        if self.generate_gate is None:
+            raise ValueError("copy_gates needs a copying decoder (model.copy=true).")
+        embedded = self.dropout(self.embedding(tgt_in))  # (B, T, E)
+        gates = []
+        for t in range(tgt_in.size(1)):
+            _, _, state, p_gen = self._step(embedded[:, t], memory, state)
+            gates.append(p_gen)
+        return torch.cat(gates, dim=1)  # (B, T)
+
     def step(
         self, tokens: torch.Tensor, memory: Memory, state: DecoderState
     ) -> tuple[torch.Tensor, torch.Tensor | None, DecoderState]:

@@ -121,6 +121,19 @@ class Seq2Seq(nn.Module):
         memory, state = self.encode(src, src_lengths, src_ext)
         return self.decoder(tgt_in, memory, state, positions)
 
+    def copy_gates(
+        self,
+        src: torch.Tensor,
+        src_lengths: torch.Tensor,
+        tgt_in: torch.Tensor,
+        src_ext: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """p_gen (B, T) of a copying network teacher-forced on tgt_in (B, T) (BOS + output ids;
+        extended ids are fed back as <unk>, as in decoding): 1 - p_gen is the copy probability."""
+        memory, state = self.encode(src, src_lengths, src_ext)
+        tgt_in = tgt_in.masked_fill(tgt_in >= self.vocab_size, self.unk_id)
+        return self.decoder.copy_gates(tgt_in, memory, state)
+
     def step(
         self, tokens: torch.Tensor, memory: Memory, state: DecoderState
     ) -> tuple[torch.Tensor, torch.Tensor | None, DecoderState]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -25,6 +26,15 @@ class Answer(NamedTuple):
     question: str
     prediction: str
     references: dict[str, list]
+
+
+class Span(NamedTuple):
+    """One answer: the text, its [start, end) character offsets in the context, its probability."""
+
+    text: str
+    start: int
+    end: int
+    score: float
 
 
 class QATask(Task):
@@ -82,20 +92,31 @@ class QATask(Task):
         return loss
 
     # -- answering ------------------------------------------------------------------------------
-    def answer(self, batch: QABatch) -> list[str]:
-        """The best span of each passage, as the exact substring of its context."""
+    def spans(self, batch: QABatch) -> list[Span]:
+        """The best span of each passage: its exact substring of the context, its character
+        offsets there, and its probability p_start(i) * p_end(j) under the reader."""
         start_logits, end_logits = self(batch)
-        starts, ends, _ = best_spans(
+        starts, ends, scores = best_spans(
             start_logits.float().log_softmax(-1),
             end_logits.float().log_softmax(-1),
             self.hparams.max_answer_len,
         )
-        return [
-            context[offsets[s, 0] : offsets[e, 1]]
-            for context, offsets, s, e in zip(
-                batch.contexts, batch.offsets, starts.tolist(), ends.tolist(), strict=True
-            )
-        ]
+        found = []
+        for context, offsets, s, e, score in zip(
+            batch.contexts,
+            batch.offsets,
+            starts.tolist(),
+            ends.tolist(),
+            scores.tolist(),
+            strict=True,
+        ):
+            begin, end = int(offsets[s, 0]), int(offsets[e, 1])
+            found.append(Span(context[begin:end], begin, end, math.exp(score)))
+        return found
+
+    def answer(self, batch: QABatch) -> list[str]:
+        """The best span of each passage, as the exact substring of its context."""
+        return [span.text for span in self.spans(batch)]
 
     # -- evaluation -----------------------------------------------------------------------------
     def _eval_step(self, batch: QABatch, stage: str) -> None:

@@ -1,0 +1,58 @@
+"""`python serve.py ckpt_path=... | model_file=model.pt [host=127.0.0.1 port=8000 ...]`: serve a
+trained model over HTTP (encdec.serving: LitServe, /predict, /health, /model, a page at /)."""
+
+from __future__ import annotations
+
+import logging
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from encdec.cli.common import CONF_DIR, run_friendly
+from encdec.errors import ConfigError
+from encdec.serving import schemas
+from encdec.serving.app import build_server
+
+log = logging.getLogger(__name__)
+
+
+def check(cfg: DictConfig) -> None:
+    """Exactly one model, options in range, before anything is loaded."""
+    if (cfg.ckpt_path is None) == (cfg.model_file is None):
+        raise ConfigError(
+            "give ckpt_path=<train.py checkpoint> or model_file=<exported model file>, one of them."
+        )
+    if not isinstance(cfg.port, int) or not 0 <= cfg.port <= 65535:
+        raise ConfigError(f"port={cfg.port!r}: give a port number 0..65535.")
+    if not isinstance(cfg.max_batch_size, int) or not 1 <= cfg.max_batch_size <= 256:
+        raise ConfigError(f"max_batch_size={cfg.max_batch_size!r}: give a whole number 1..256.")
+    if not isinstance(cfg.batch_timeout, int | float) or not 0 <= cfg.batch_timeout <= 10:
+        raise ConfigError(f"batch_timeout={cfg.batch_timeout!r}: give seconds 0..10.")
+    unknown = set(cfg.limits) - set(schemas.Limits.__dataclass_fields__)
+    if unknown:
+        raise ConfigError(f"limits: unknown option(s) {sorted(unknown)}.")
+
+
+def serve(cfg: DictConfig) -> None:
+    check(cfg)
+    limits = schemas.Limits(**OmegaConf.to_container(cfg.limits))
+    server = build_server(
+        cfg.ckpt_path or cfg.model_file,
+        model_file=cfg.model_file is not None,
+        max_batch_size=cfg.max_batch_size,
+        batch_timeout=float(cfg.batch_timeout),
+        api_key=cfg.api_key or None,
+        limits=limits,
+        accelerator=cfg.accelerator,
+        timeout=cfg.timeout,
+    )
+    if cfg.host != "127.0.0.1":
+        log.warning("Listening on %s: reachable beyond this machine (host=%s).", cfg.host, cfg.host)
+    if not cfg.api_key:
+        log.info("No API key: anyone who can reach %s:%s may use it.", cfg.host, cfg.port)
+    server.run(host=cfg.host, port=cfg.port, generate_client_file=False, log_level="warning")
+
+
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="serve")
+def main(cfg: DictConfig) -> None:
+    run_friendly(lambda: serve(cfg))

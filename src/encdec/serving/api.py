@@ -1,0 +1,160 @@
+"""The model behind /predict, as LitServe `LitAPI`s: one for translation / summarization, one for
+extractive QA.
+
+Each inference worker loads the model itself (`setup`) through the safe loading path
+(`encdec.build`: nothing in a file runs code). Requests arrive already checked (`schemas`), so
+`predict` only decodes: LitServe's dynamic batching hands it the requests that arrived within
+`batch_timeout` (at most `max_batch_size`), and the texts of those asking for the same decoding
+options are decoded together by the batched beam search, in batches of similar length, exactly
+as `predict.py` decodes a file. The trained task is never changed: each option set is a copy of
+its `DecodingSettings`.
+"""
+
+# No `from __future__ import annotations`: LitServe gives FastAPI decode_request's request
+# annotation as the route's body type, which must be the class itself, not its name.
+from pathlib import Path
+from typing import Any
+
+import litserve as ls
+import torch
+
+from encdec import build
+from encdec.answering import answer_spans, length_warnings
+from encdec.data.copy_vocab import piece
+from encdec.serving.schemas import QARequest, TextRequest
+from encdec.tasks import QATask, Seq2SeqTask
+from encdec.tasks.base import Task
+from encdec.translator import Decoded, decode_lines, decoding_settings
+
+
+def load_task(path: str | Path, model_file: bool = False) -> Task:
+    """A train.py checkpoint, or (`model_file`) an exported model file -> the trained task."""
+    loaded = build.load_model_file(path) if model_file else build.load_checkpoint(path)
+    return loaded.task.eval()
+
+
+class _ModelAPI(ls.LitAPI):
+    """What both APIs share: the model file, loading it in the worker, list batching."""
+
+    def __init__(
+        self,
+        model_path: str,
+        model_file: bool = False,
+        max_batch_size: int = 32,
+        batch_timeout: float = 0.01,
+    ):
+        super().__init__(max_batch_size=max_batch_size, batch_timeout=batch_timeout)
+        self.model_path, self.model_file = str(model_path), model_file
+        self.decode_batch_size = max(max_batch_size, 1) * 4
+
+    def setup(self, device: str) -> None:
+        torch.set_grad_enabled(False)
+        self.task = load_task(self.model_path, self.model_file).to(device)
+
+    def batch(self, inputs: list[Any]) -> list[Any]:
+        return list(inputs)
+
+    def unbatch(self, output: list[Any]) -> list[Any]:
+        return list(output)
+
+    def encode_response(self, output: dict[str, Any]) -> dict[str, Any]:
+        return output
+
+    def answer(self, requests: list[Any]) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def predict(self, x: Any) -> Any:
+        # Batching on (max_batch_size > 1): a list of requests; off: one request.
+        if isinstance(x, list):
+            return self.answer(x)
+        return self.answer([x])[0]
+
+
+class Seq2SeqAPI(_ModelAPI):
+    """Translation / summarization: {"text"} or {"texts"}, options -> {"outputs": [...]}."""
+
+    def decode_request(self, request: TextRequest) -> TextRequest:
+        return request
+
+    def answer(self, requests: list[TextRequest]) -> list[dict[str, Any]]:
+        task: Seq2SeqTask = self.task
+        groups: dict[tuple, list[int]] = {}
+        for i, r in enumerate(requests):
+            key = (r.beam_size, r.length_penalty, r.max_length, r.attention)
+            groups.setdefault(key, []).append(i)
+        results: list[dict[str, Any]] = [{} for _ in requests]
+        for (beam_size, length_penalty, max_length, attention), members in groups.items():
+            settings = decoding_settings(task, beam_size, max_length).replace(
+                length_penalty=length_penalty
+            )
+            lines = [line for i in members for line in requests[i].lines]
+            owner = [(i, j) for i in members for j in range(len(requests[i].lines))]
+            warnings: dict[int, list[str]] = {}
+
+            def warn(index: int, message: str, owner: list = owner, found: dict = warnings) -> None:
+                i, j = owner[index]
+                found.setdefault(i, []).append(f"text {j}: {message}")
+
+            decoded = decode_lines(
+                task, lines, self.decode_batch_size, settings, warn, return_attention=attention
+            )
+            for i in members:
+                mine = [d for d, (k, _) in zip(decoded, owner, strict=True) if k == i]
+                result: dict[str, Any] = {"outputs": [d.text for d in mine]}
+                if attention:
+                    result["attention"] = [self.explain(d) for d in mine]
+                if warnings.get(i):
+                    result["warnings"] = warnings[i]
+                results[i] = result
+        return results
+
+    def explain(self, d: Decoded) -> dict[str, Any]:
+        """Source and output token pieces, attention (output x source) and, for a
+        pointer-generator, each output token's copy probability (1 - p_gen)."""
+        tok = self.task.tokenizer
+        found: dict[str, Any] = {
+            "source": [piece(tok, t, d.oov) for t in d.source_ids],
+            "output": [piece(tok, t, d.oov) for t in d.output_ids],
+            "weights": None
+            if d.attention is None
+            else [[round(w, 4) for w in row] for row in d.attention.tolist()],
+        }
+        net = self.task.net
+        if getattr(net, "copy", False) and hasattr(net, "copy_gates") and d.source_ids:
+            found["copy"] = self.copy_probabilities(d)
+        return found
+
+    def copy_probabilities(self, d: Decoded) -> list[float]:
+        """A teacher-forced pass of the decoded output through the net, reading its gate."""
+        task: Seq2SeqTask = self.task
+        ids, vocab = task.ids, task.tokenizer.get_vocab_size()
+        src_ext = torch.tensor([d.source_ids], device=task.device)
+        src = src_ext.masked_fill(src_ext >= vocab, ids["unk"])
+        tgt_in = torch.tensor([[ids["bos"], *d.output_ids]], device=task.device)
+        lengths = torch.tensor([len(d.source_ids)], device=task.device)
+        p_gen = task.net.copy_gates(src, lengths, tgt_in, src_ext)[0, : len(d.output_ids)]
+        return [round(1.0 - float(p), 4) for p in p_gen]
+
+
+class QAAPI(_ModelAPI):
+    """Extractive QA: {"question", "context"} -> answer text, character offsets, score."""
+
+    def decode_request(self, request: QARequest) -> QARequest:
+        return request
+
+    def answer(self, requests: list[QARequest]) -> list[dict[str, Any]]:
+        task: QATask = self.task
+        items = [{"context": r.context, "question": r.question} for r in requests]
+        results = []
+        for r, span in zip(requests, answer_spans(task, items), strict=True):
+            result: dict[str, Any] = {
+                "answer": span.text,
+                "start": span.start,
+                "end": span.end,
+                "score": round(span.score, 6),
+            }
+            warnings = length_warnings(task, r.context, r.question)
+            if warnings:
+                result["warnings"] = warnings
+            results.append(result)
+        return results

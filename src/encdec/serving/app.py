@@ -1,0 +1,208 @@
+"""The server: LitServe around the model's LitAPI, the web page at /, /model, JSON errors.
+
+Routes: POST /predict (the model), GET /health (LitServe: "ok" once the model is loaded),
+GET /model (what is served: task, languages, vocabulary, training summary, recorded metrics,
+request limits), GET / (the page; static files under /static, no build step, nothing fetched
+from elsewhere). With an API key every route but the page and its files needs the header
+`X-API-Key` (LitServe's own mechanism: 401 without it).
+
+Every error is JSON: {"error": "<what is wrong>", "field": "<the request field>"} (field where
+one is to blame), status 400 for a body that is not JSON, 422 for a request that is, 413 for a
+body over `limits.max_request_bytes`, 401 for a missing or wrong API key.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import litserve as ls
+import litserve.server as ls_server
+from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from encdec import build
+from encdec.serving import schemas
+from encdec.serving.api import QAAPI, Seq2SeqAPI, load_task
+from encdec.tasks import QATask
+from encdec.tasks.base import Task
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).parent / "static"
+
+
+def task_kind(task: Task, config: dict[str, Any]) -> str:
+    if isinstance(task, QATask):
+        return "qa"
+    target = str(config.get("data", {}).get("_target_", ""))
+    return "summarization" if "DialogSum" in target else "translation"
+
+
+def recorded_metrics(path: Path, model_file: bool = False) -> dict[str, Any]:
+    """What a train.py run recorded about this model: the best monitored score in the
+    checkpoint, and the run folder's metrics.json (test BLEU / ROUGE / EM-F1) beside it. A
+    model file records none."""
+    found: dict[str, Any] = {}
+    if not model_file:
+        ckpt = build.read_checkpoint(path)
+        for state in (ckpt.get("callbacks") or {}).values():
+            if (
+                isinstance(state, dict)
+                and state.get("monitor")
+                and state.get("best_model_score") is not None
+            ):
+                found[f"best {state['monitor']}"] = round(float(state["best_model_score"]), 4)
+        metrics_file = path.parent.parent / "metrics.json"
+        if metrics_file.is_file():
+            try:
+                recorded = json.loads(metrics_file.read_text())
+            except (OSError, ValueError):
+                recorded = {}
+            for key, value in recorded.items() if isinstance(recorded, dict) else ():
+                evaluated = str(key).startswith(("test/", "val/"))
+                if evaluated and isinstance(value, int | float) and not isinstance(value, bool):
+                    found[key] = round(float(value), 4)
+    return found
+
+
+def model_info(
+    path: Path, task: Task, limits: schemas.Limits, model_file: bool = False
+) -> dict[str, Any]:
+    """GET /model."""
+    config = task.checkpoint_extras["config"]
+    data, model = config.get("data", {}), config.get("model", {})
+    kind = task_kind(task, config)
+    info: dict[str, Any] = {
+        "task": kind,
+        "model_file": path.name,
+        "vocab_size": task.tokenizer.get_vocab_size(),
+        "parameters": sum(p.numel() for p in task.parameters()),
+        "training": {
+            "model": str(model.get("_target_", "")).rsplit(".", 1)[-1],
+            **{
+                k: model[k]
+                for k in (
+                    "rnn_type",
+                    "attention",
+                    "embedding_dim",
+                    "hidden_dim",
+                    "encoder_layers",
+                    "decoder_layers",
+                    "num_layers",
+                    "num_heads",
+                    "copy",
+                    "coverage",
+                )
+                if k in model and not isinstance(model[k], dict | list)
+            },
+            "data": str(data.get("_target_", "")).rsplit(".", 1)[-1],
+            "tokenizer": data.get("tokenizer_type"),
+            "max_epochs": config.get("trainer", {}).get("max_epochs"),
+            "seed": config.get("seed"),
+        },
+        "metrics": recorded_metrics(path, model_file),
+        "limits": asdict(limits),
+    }
+    if kind != "qa":
+        info["languages"] = {"source": data.get("src_lang"), "target": data.get("tgt_lang")}
+        info["decoding"] = asdict(task.decoding)
+        info["copies"] = bool(getattr(task.net, "copy", False))
+    return info
+
+
+def _field(error: dict[str, Any]) -> str:
+    cause = (error.get("ctx") or {}).get("error")
+    if isinstance(cause, schemas.FieldError):
+        return cause.field
+    loc = [str(p) for p in error.get("loc", ()) if p != "body"]
+    return ".".join(loc) or "body"
+
+
+def _message(error: dict[str, Any], field: str) -> str:
+    cause = (error.get("ctx") or {}).get("error")
+    if isinstance(cause, schemas.FieldError):
+        return str(cause)
+    return f"{field}: {error.get('msg', 'invalid')}"
+
+
+async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return JSONResponse(
+            {"error": "the request body is not valid JSON", "field": "body"}, status_code=400
+        )
+    if any(e.get("type") == "model_attributes_type" and _field(e) == "body" for e in errors):
+        return JSONResponse(
+            {"error": "the request body must be a JSON object", "field": "body"}, status_code=422
+        )
+    first = errors[0] if errors else {}
+    field = _field(first)
+    listed = [{"field": _field(e), "error": _message(e, _field(e))} for e in errors]
+    return JSONResponse(
+        {"error": _message(first, field), "field": field, "errors": listed}, status_code=422
+    )
+
+
+async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
+    return JSONResponse({"error": detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+def build_server(
+    model_path: str | Path,
+    model_file: bool = False,
+    max_batch_size: int = 32,
+    batch_timeout: float = 0.01,
+    api_key: str | None = None,
+    limits: schemas.Limits | None = None,
+    accelerator: str = "auto",
+    timeout: float = 60,
+) -> ls.LitServer:
+    """The LitServer for a train.py checkpoint or (`model_file`) an exported model file;
+    `run(host=..., port=...)` serves it."""
+    path = Path(model_path)
+    limits = limits or schemas.Limits()
+    schemas.configure(limits)
+    task = load_task(
+        path, model_file
+    )  # here for /model and to pick the API; each worker loads its own
+    api_class = QAAPI if isinstance(task, QATask) else Seq2SeqAPI
+    info = model_info(path, task, limits, model_file)
+    del task
+    # LitServe reads LIT_SERVER_API_KEY from the environment at import; a key given in the
+    # config takes its place (before the routes are made, which is when LitServe consults it).
+    if api_key:
+        ls_server.LIT_SERVER_API_KEY = api_key
+    api = api_class(
+        str(path), model_file, max_batch_size=max_batch_size, batch_timeout=batch_timeout
+    )
+    server = ls.LitServer(
+        api,
+        accelerator=accelerator,
+        timeout=timeout,
+        max_payload_size=limits.max_request_bytes,
+        model_metadata={"task": info["task"], "model_file": info["model_file"]},
+    )
+    app = server.app
+    app.router.routes = [r for r in app.router.routes if getattr(r, "path", None) != "/"]
+    auth = [Depends(server.setup_auth())]
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    @app.get("/model", dependencies=auth)
+    async def model() -> JSONResponse:
+        return JSONResponse(info)
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    return server
