@@ -9,6 +9,9 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+# make test-slow (and CI): executing both notebooks takes ~3 minutes.
+pytestmark = pytest.mark.slow
+
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 ENCODER_WALKTHROUGH = NOTEBOOK_DIR / "encoder_walkthrough.ipynb"
 TRAIN_TRANSLATE_EXPORT = NOTEBOOK_DIR / "train_translate_export.ipynb"

@@ -61,7 +61,7 @@ def test_a_tiny_pointer_generator_overfits_real_dialogues(
         ],
         tmp_path,
     )
-    dm, task = build_task(cfg, min_length=0, no_repeat_ngram_size=0)
+    dm, task = build_task(cfg, decoding={"min_length": 0, "no_repeat_ngram_size": 0})
     ds = dm.datasets["train"]
     short = [i for i in range(len(ds)) if len(ds.tgt_ids[i]) <= 18][:8]
     batch = dm.train_dataloader().collate_fn([ds[i] for i in short])

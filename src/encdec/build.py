@@ -384,14 +384,17 @@ def _torch_load(path: Path, what: str, map_location: Any = "cpu") -> Any:
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
-        if "Weights only load failed" not in str(err):  # not a pickle at all: just unreadable
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+        found = [line for line in lines if "GLOBAL" in line]
+        if not found:  # no object to build, just bytes that are not a file torch wrote
+            reason = next((line for line in lines if line.startswith("Unsupported")), lines[-1])
             raise CheckpointError(
-                f"{path} is not a readable {what.lower()} ({err}). It may be truncated or not a "
-                f"{what.lower()} at all."
+                f"{path} is not a readable {what.lower()} ({reason}). It may be truncated or not "
+                f"a {what.lower()} at all."
             ) from None
         raise CheckpointError(
             f"{path} holds more than tensors and plain values, so it is refused unread: loading "
-            f"it could run code ({str(err).splitlines()[0]}). Use a file written by encdec."
+            f"it could run code ({found[0].strip()}). Use a file written by encdec."
         ) from None
     except (RuntimeError, EOFError, ValueError, OSError) as err:
         raise CheckpointError(

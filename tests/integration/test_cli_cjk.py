@@ -15,6 +15,9 @@ from tests.cjk_corpus import chinese_english, split_pairs, write_gz_pairs
 from tests.integration.test_cli import only, run
 from tests.test_bleu_tokenize import sacrebleu_cli
 
+# make test-slow (and CI): two CLI trainings (~1 minute).
+pytestmark = pytest.mark.slow
+
 TINY = [
     "data.vocab_size=500",
     "data.max_tokens=1024",

@@ -15,6 +15,9 @@ from tests.integration.test_bad_input import assert_clear_error
 from tests.integration.test_cli import only, run
 from tests.integration.test_cli_qa import CLI_QA
 
+# make test-slow (and CI): two CLI trainings on SQuAD (~1 minute).
+pytestmark = pytest.mark.slow
+
 #: Figures that depend on the data and the seed only (not on timing).
 COMPARED = ("train/loss", "val/em", "val/f1", "val/loss", "test/em", "test/f1", "test/loss")
 

@@ -10,6 +10,9 @@ import pytest
 from tests.helpers import SMALL
 from tests.integration.test_cli import CLI_SMALL, only, run
 
+# make test-slow (and CI): two DDP process groups per test (~1 minute).
+pytestmark = pytest.mark.slow
+
 # 300 training pairs at 512 tokens per batch: 9 batches per rank, so 18 steps are two epochs (two
 # validations). The 1,014 validation sentences make 63 batches: an uneven split, so rank 1 repeats
 # a batch of rank 0 and the gathered outputs must be de-duplicated by example id.

@@ -22,6 +22,9 @@ from tests.own_data_files import (
 )
 from tests.test_docs_commands import code_blocks, logical_lines
 
+# make test-slow (and CI): every own-data command trains from the CLI (~4 minutes).
+pytestmark = pytest.mark.slow
+
 DOC = Path(__file__).resolve().parents[2] / "docs" / "own-data.md"
 #: Tiny runs; summaries also short (as tests/integration/test_cli_summarization.py).
 TINY = {

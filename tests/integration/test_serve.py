@@ -30,6 +30,9 @@ from encdec.cli.common import ROOT
 from tests.helpers import QA_SMALL, SMALL
 from tests.integration.test_predict_input import lines_of, run_bytes, train
 
+# make test-slow (and CI): servers, trained models and a browser (~3 minutes).
+pytestmark = pytest.mark.slow
+
 OPTIONS = {"beam_size": 2, "max_length": 12}
 PREDICT_OPTIONS = ["beam_size=2", "max_length=12"]
 SENTENCES = [

@@ -74,6 +74,7 @@ def trial_values(storage: str, study_name: str) -> list[float | None]:
     return [t.value for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
 
 
+@pytest.mark.slow  # two studies of trainings (~20 s); make test-slow and CI run it
 def test_optuna_search_maximises_val_bleu_and_resumes_from_its_sqlite_study(
     data_dir: Path, tmp_path: Path
 ) -> None:
@@ -109,6 +110,7 @@ def test_optuna_search_maximises_val_bleu_and_resumes_from_its_sqlite_study(
     assert len(trial_values(storage, "small")) == 4
 
 
+@pytest.mark.slow  # ~20 s per launcher; make test-slow and CI run it
 @pytest.mark.parametrize("launcher", ["joblib", "submitit_local"])
 def test_parallel_local_launchers_run_a_two_job_sweep(
     launcher: str, data_dir: Path, tmp_path: Path

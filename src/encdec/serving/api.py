@@ -48,7 +48,6 @@ class _ModelAPI(ls.LitAPI):
         self.decode_batch_size = max(max_batch_size, 1) * 4
 
     def setup(self, device: str) -> None:
-        torch.set_grad_enabled(False)
         self.task = load_task(self.model_path, self.model_file).to(device)
 
     def batch(self, inputs: list[Any]) -> list[Any]:
@@ -63,6 +62,7 @@ class _ModelAPI(ls.LitAPI):
     def answer(self, requests: list[Any]) -> list[dict[str, Any]]:
         raise NotImplementedError
 
+    @torch.no_grad()
     def predict(self, x: Any) -> Any:
         # Batching on (max_batch_size > 1): a list of requests; off: one request.
         if isinstance(x, list):
