@@ -54,6 +54,7 @@ def test_eval_reproduces_the_figures(trained, data_dir: Path) -> None:
     ).read_text()
 
 
+@pytest.mark.slow  # a QA training (~25 s); test_predict_input covers QA lines in make test: make test-slow and CI run it
 def test_predict_answers_questions_about_a_paragraph(
     trained, data_dir: Path, tmp_path: Path
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from tests.helpers import wandb_history_keys, wandb_records
@@ -93,6 +94,7 @@ def test_wandb_mode_disabled_switches_wandb_off_cleanly(data_dir: Path, tmp_path
     assert "val/bleu" in json.loads((run_dir / "metrics.json").read_text())
 
 
+@pytest.mark.slow  # two CLI trainings (~20 s): make test-slow and CI run it
 def test_a_resumed_run_logs_to_the_same_wandb_run(data_dir: Path, tmp_path: Path) -> None:
     """Continuing a run (same run_name) must not split its dashboard over two W&B runs."""
     args = ["train.py", *CLI_SMALL, "run_name=continued", "test=false", "trainer.max_steps=-1"]

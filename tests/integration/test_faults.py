@@ -76,6 +76,7 @@ def uninterrupted(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     return log_dir / "outputs" / "straight"
 
 
+@pytest.mark.slow  # three CLI trainings (~25 s): make test-slow and CI run it
 def test_sigkill_mid_epoch_then_the_same_command_resumes_exactly(
     uninterrupted: Path, data_dir: Path, tmp_path: Path
 ) -> None:
@@ -110,6 +111,7 @@ def test_sigkill_mid_epoch_then_the_same_command_resumes_exactly(
     assert final["global_step"] == 2 * steps_per_epoch
 
 
+@pytest.mark.slow  # three trainings (~15 s): make test-slow and CI run it
 def test_extending_a_finished_run_matches_an_unbroken_run(
     uninterrupted: Path, data_dir: Path, tmp_path: Path
 ) -> None:

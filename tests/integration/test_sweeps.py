@@ -26,6 +26,7 @@ def wandb_group_and_name(job: Path) -> tuple[str, str]:
     return wandb["group"], wandb["name"]
 
 
+@pytest.mark.slow  # four CLI trainings (~20 s): make test-slow and CI run it
 def test_grid_sweep_gives_one_folder_and_wandb_run_per_job_and_a_report(
     data_dir: Path, tmp_path: Path
 ) -> None:
