@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from encdec.data.formats import dig, numbered_lines
 from encdec.errors import DataError
 
 FORMATS = ("jsonl", "squad_json")
@@ -166,16 +167,6 @@ def squad_json_rows(path: Path) -> Iterator[dict[str, Any]]:
 
 
 # -- JSON lines with configurable fields ---------------------------------------------------------
-def get_path(record: Any, dotted: str) -> Any:
-    """`record["a"]["b"]` for "a.b"; KeyError when a step is missing."""
-    value = record
-    for key in dotted.split("."):
-        if not isinstance(value, dict) or key not in value:
-            raise KeyError(dotted)
-        value = value[key]
-    return value
-
-
 def answer_spans(value: Any, context: str, fields: Mapping[str, str], where: str) -> list:
     """(text, start) pairs from any of: {text: [...], answer_start: [...]} (the hub's layout),
     [{text, answer_start}, ...], one {text, answer_start}, or a bare string (its first occurrence
@@ -210,46 +201,42 @@ def answer_spans(value: Any, context: str, fields: Mapping[str, str], where: str
 
 
 def jsonl_rows(path: Path, fields: Mapping[str, str]) -> Iterator[dict[str, Any]]:
-    with open_text(path) as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}, line {number}"
+    """One SQuAD row per line of a JSON-lines file (lines read as `formats.numbered_lines`
+    reads them; dotted field names as `formats.dig` follows them)."""
+    for number, line in numbered_lines(path):
+        if not line.strip():
+            continue
+        where = f"{path}, line {number}"
+        try:
+            record = json.loads(line.rstrip("\r\n"))
+        except json.JSONDecodeError as err:
+            raise DataError(
+                f"{where}, column {err.colno}: not valid JSON ({err.msg}). data.format=jsonl "
+                f"reads one JSON object a line; for the official nested SQuAD file use "
+                f"data.format=squad_json."
+            ) from None
+        if not isinstance(record, dict):
+            raise DataError(f"{where}: a JSON {type(record).__name__}, not an object.")
+        values = {}
+        for role in ("context", "question", "answers", "id", "title"):
+            name = fields.get(role)
             try:
-                record = json.loads(line.rstrip("\r\n"))
-            except json.JSONDecodeError as err:
+                values[role] = dig(record, name) if name else None
+            except KeyError:
+                if role == "title":
+                    values[role] = None
+                    continue
+                if role == "id":
+                    values[role] = f"line-{number}"
+                    continue
                 raise DataError(
-                    f"{where}, column {err.colno}: not valid JSON ({err.msg}). data.format=jsonl "
-                    f"reads one JSON object a line; for the official nested SQuAD file use "
-                    f"data.format=squad_json."
+                    f"{where}: no field {name!r} (the {role}; the record has "
+                    f"{sorted(record)}). Name it with data.fields.{role}=<field> (a dotted "
+                    f"path for a nested field, e.g. data.fields.{role}=item.{role})."
                 ) from None
-            if not isinstance(record, dict):
-                raise DataError(f"{where}: a JSON {type(record).__name__}, not an object.")
-            values = {}
-            for role in ("context", "question", "answers", "id", "title"):
-                name = fields.get(role)
-                try:
-                    values[role] = get_path(record, name) if name else None
-                except KeyError:
-                    if role == "title":
-                        values[role] = None
-                        continue
-                    if role == "id":
-                        values[role] = f"line-{number}"
-                        continue
-                    raise DataError(
-                        f"{where}: no field {name!r} (the {role}; the record has "
-                        f"{sorted(record)}). Name it with data.fields.{role}=<field> (a dotted "
-                        f"path for a nested field, e.g. data.fields.{role}=item.{role})."
-                    ) from None
-            if not isinstance(values["context"], str):
-                raise DataError(f"{where}: the context ({fields['context']!r}) is not text.")
-            spans = answer_spans(values["answers"], values["context"], fields, where)
-            yield squad_row(
-                where,
-                values["id"],
-                values["title"],
-                values["context"],
-                values["question"],
-                spans,
-            )
+        if not isinstance(values["context"], str):
+            raise DataError(f"{where}: the context ({fields['context']!r}) is not text.")
+        spans = answer_spans(values["answers"], values["context"], fields, where)
+        yield squad_row(
+            where, values["id"], values["title"], values["context"], values["question"], spans
+        )
