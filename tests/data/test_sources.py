@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gzip
 import hashlib
@@ -140,11 +141,12 @@ class _QuietHandler(SimpleHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def http_server(data_dir: Path) -> Iterator[str]:
-    """A local HTTP server over the real data folder; yields its base URL."""
-    handler = functools.partial(_QuietHandler, directory=str(data_dir))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+@contextlib.contextmanager
+def serving(folder: Path, handler: type[SimpleHTTPRequestHandler]) -> Iterator[str]:
+    """A local HTTP server over `folder` with `handler`, on a free port; yields its base URL."""
+    server = ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(handler, directory=str(folder))
+    )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -153,6 +155,13 @@ def http_server(data_dir: Path) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture
+def http_server(data_dir: Path) -> Iterator[str]:
+    """A local HTTP server over the real data folder; yields its base URL."""
+    with serving(data_dir, _QuietHandler) as url:
+        yield url
 
 
 def test_download_from_http(tmp_path: Path, data_dir: Path, http_server: str) -> None:
@@ -284,16 +293,8 @@ class _TruncatingHandler(_QuietHandler):
 
 @pytest.fixture
 def truncating_server(data_dir: Path) -> Iterator[str]:
-    handler = functools.partial(_TruncatingHandler, directory=str(data_dir))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serving(data_dir, _TruncatingHandler) as url:
+        yield url
 
 
 def test_a_download_that_ends_early_is_refused(tmp_path: Path, truncating_server: str) -> None:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import csv
-import subprocess
-import sys
 from pathlib import Path
 
 from tests.integration.test_cli import CLI_SMALL, run
-from tests.integration.test_sweeps import sweep_jobs
+from tests.integration.test_sweeps import report, sweep_jobs
 
 
 def test_report_of_a_sweep_that_never_validated_uses_a_logged_metric_and_names_it(
@@ -34,12 +32,7 @@ def test_report_of_a_sweep_that_never_validated_uses_a_logged_metric_and_names_i
     sweep_dir, jobs = sweep_jobs(tmp_path)
     assert [p.name for p in jobs] == ["0", "1"]
 
-    summary = subprocess.run(
-        [sys.executable, "-m", "encdec.report", str(sweep_dir)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    summary = report(sweep_dir)
     assert summary.returncode == 0, summary.stderr[-3000:]
     # The task's monitor (val/bleu) was never logged: the report takes its test twin and says so.
     assert "Metric: test/bleu" in summary.stdout and "val/bleu" in summary.stdout
@@ -53,12 +46,7 @@ def test_report_of_a_sweep_that_never_validated_uses_a_logged_metric_and_names_i
     assert (sweep_dir / "report.png").stat().st_size > 10_000
 
     # Asking for a metric no job logged stops with the list of those found, not a traceback.
-    missing = subprocess.run(
-        [sys.executable, "-m", "encdec.report", str(sweep_dir), "--metric", "val/bleu"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    missing = report(sweep_dir, "--metric", "val/bleu")
     assert missing.returncode == 1
     assert "Traceback" not in missing.stderr
     assert "val/bleu" in missing.stderr and "test/bleu, test/loss" in missing.stderr

@@ -21,6 +21,16 @@ def sweep_jobs(log_dir: Path) -> tuple[Path, list[Path]]:
     return sweep_dir, jobs
 
 
+def report(sweep_dir: Path, *options: str) -> subprocess.CompletedProcess:
+    """`python -m encdec.report <sweep> [options]` as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "encdec.report", str(sweep_dir), *options],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
 def wandb_group_and_name(job: Path) -> tuple[str, str]:
     wandb = yaml.safe_load((job / "config_resolved.yaml").read_text())["logger"]["wandb"]
     return wandb["group"], wandb["name"]
@@ -55,12 +65,7 @@ def test_grid_sweep_gives_one_folder_and_wandb_run_per_job_and_a_report(
     for (_, name), (rnn, attention) in zip(runs, expected, strict=True):  # named after overrides
         assert {f"rnn={rnn}", f"attention={attention}"} <= set(name.split(","))
 
-    summary = subprocess.run(
-        [sys.executable, "-m", "encdec.report", str(sweep_dir)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    summary = report(sweep_dir)
     assert summary.returncode == 0, summary.stderr[-3000:]
     rows = (sweep_dir / "report.csv").read_text().splitlines()
     assert len(rows) == 1 + 4 and rows[0].startswith("job,rnn,attention,") and "val/bleu" in rows[0]

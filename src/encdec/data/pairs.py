@@ -26,7 +26,12 @@ from urllib.parse import urlparse
 
 import datasets
 
-from encdec.data.datamodule import DIALOGSUM_TOKENS, TranslationDataModule, group_references
+from encdec.data.datamodule import (
+    DIALOGSUM_TOKENS,
+    TranslationDataModule,
+    group_references,
+    positive,
+)
 from encdec.data.formats import FORMATS, Field, Row, detect_format, read_file, read_text_pair
 from encdec.data.sources import download
 from encdec.errors import ConfigError, DataError
@@ -84,11 +89,7 @@ class PairsDataModule(TranslationDataModule):
                 "data.splits.train is not set: name the training file, e.g. "
                 "data.splits.train=corpus/train.tsv (docs/own-data.md)."
             )
-        if held_out_size is not None and (
-            not isinstance(held_out_size, int) or isinstance(held_out_size, bool)
-            or held_out_size <= 0
-        ):  # fmt: skip
-            raise ConfigError(f"data.held_out_size={held_out_size}: a positive number or null.")
+        positive(held_out_size=held_out_size, null=True)
         super().__init__(
             data_dir,
             splits={stage: splits.get(stage) for stage in STAGES},

@@ -122,14 +122,12 @@ class Seq2Seq(nn.Module):
         return self.decoder(tgt_in, memory, state, positions)
 
     def copy_gates(
-        self,
-        src: torch.Tensor,
-        src_lengths: torch.Tensor,
-        tgt_in: torch.Tensor,
-        src_ext: torch.Tensor | None = None,
+        self, src_ext: torch.Tensor, src_lengths: torch.Tensor, tgt_in: torch.Tensor
     ) -> torch.Tensor:
-        """p_gen (B, T) of a copying network teacher-forced on tgt_in (B, T) (BOS + output ids;
-        extended ids are fed back as <unk>, as in decoding): 1 - p_gen is the copy probability."""
+        """p_gen (B, T) of a copying network teacher-forced on tgt_in (B, T) (BOS + output ids):
+        1 - p_gen is the copy probability. Source (B, S) and tgt_in may hold extended ids (copied
+        words); they are read as <unk>, as in decoding."""
+        src = src_ext.masked_fill(src_ext >= self.vocab_size, self.unk_id)
         memory, state = self.encode(src, src_lengths, src_ext)
         tgt_in = tgt_in.masked_fill(tgt_in >= self.vocab_size, self.unk_id)
         return self.decoder.copy_gates(tgt_in, memory, state)

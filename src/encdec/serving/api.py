@@ -98,8 +98,10 @@ class Seq2SeqAPI(_ModelAPI):
             decoded = decode_lines(
                 task, lines, self.decode_batch_size, settings, warn, return_attention=attention
             )
-            for i in members:
-                mine = [d for d, (k, _) in zip(decoded, owner, strict=True) if k == i]
+            per_request: dict[int, list[Decoded]] = {i: [] for i in members}
+            for d, (k, _) in zip(decoded, owner, strict=True):  # one pass, not one per request
+                per_request[k].append(d)
+            for i, mine in per_request.items():
                 result: dict[str, Any] = {"outputs": [d.text for d in mine]}
                 if attention:
                     result["attention"] = [self.explain(d) for d in mine]
@@ -127,12 +129,10 @@ class Seq2SeqAPI(_ModelAPI):
     def copy_probabilities(self, d: Decoded) -> list[float]:
         """A teacher-forced pass of the decoded output through the net, reading its gate."""
         task: Seq2SeqTask = self.task
-        ids, vocab = task.ids, task.tokenizer.get_vocab_size()
         src_ext = torch.tensor([d.source_ids], device=task.device)
-        src = src_ext.masked_fill(src_ext >= vocab, ids["unk"])
-        tgt_in = torch.tensor([[ids["bos"], *d.output_ids]], device=task.device)
+        tgt_in = torch.tensor([[task.ids["bos"], *d.output_ids]], device=task.device)
         lengths = torch.tensor([len(d.source_ids)], device=task.device)
-        p_gen = task.net.copy_gates(src, lengths, tgt_in, src_ext)[0, : len(d.output_ids)]
+        p_gen = task.net.copy_gates(src_ext, lengths, tgt_in)[0, : len(d.output_ids)]
         return [round(1.0 - float(p), 4) for p in p_gen]
 
 
