@@ -3,7 +3,7 @@ PYTHON ?= python
 TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX ?=
 
-.PHONY: install install-browser test test-slow lint format train bench bench-gpu clean
+.PHONY: install install-browser test test-slow test-gpu lint format train bench bench-gpu clean
 
 install:  ## install torch, then encdec with its dev tools (editable)
 	$(PYTHON) -m pip install $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH_SPEC)"
@@ -15,8 +15,11 @@ install-browser:  ## headless Chromium for the serving page's browser test (Debi
 test:  ## the test suite (slow and gpu tests excluded)
 	$(PYTHON) -m pytest -q
 
-test-slow:  ## only the slow checks (real training to a quality bar)
-	$(PYTHON) -m pytest -q -m slow
+test-slow:  ## only the slow checks (real training to a quality bar); CUDA checks excluded
+	$(PYTHON) -m pytest -q -m "slow and not gpu"
+
+test-gpu:  ## only the CUDA checks (skipped, saying why, where no CUDA device is visible)
+	$(PYTHON) -m pytest -q -m gpu
 
 # The benchmark (docs/performance.md): training throughput (fp32 at 1 and 2 threads, bf16-mixed),
 # then decoding speed with a trained reference model (trained once, ~15 min, then reused).

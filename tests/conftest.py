@@ -11,6 +11,19 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`gpu` checks selected on a machine without CUDA (`pytest -m gpu` on a laptop) are
+    skipped with the reason, instead of failing deep inside Lightning."""
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device (torch.cuda.is_available() is False)")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     """The folder holding the real corpora (`multi30k/`, ...): $ENCDEC_DATA_DIR, else ../shared/data."""
