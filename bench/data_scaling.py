@@ -7,8 +7,11 @@ Each size is a TSV corpus generated from the shared Multi30k en-de training text
 with a second, pseudo-random sentence, on both sides alike, so lines are distinct and realistic),
 with Multi30k's own val and test. Each size is prepared in a fresh process, as train.py prepares
 it (TextPairsDataModule.prepare_data: read, train the BPE tokenizer; setup: encode every split
-into cached Arrow files), with an empty cache; the process's peak RSS (ru_maxrss) and wall time
-are reported. `--keep` leaves the generated corpora in the work folder.
+into cached Arrow files), with an empty cache. Reported: wall time, the process's peak RSS
+(ru_maxrss) and its peak anonymous RSS (RssAnon of /proc/self/status, sampled every 50 ms). The
+difference is file-backed pages: the memory-mapped Arrow files, which count as resident once read
+but are page cache the kernel takes back under memory pressure; the anonymous part is the memory
+the preparation really needs. `--keep` leaves the generated corpora in the work folder.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -60,10 +64,37 @@ def generate(data_dir: Path, folder: Path, size: int) -> None:
         )
 
 
+class AnonymousPeak:
+    """The peak of RssAnon (Linux), sampled in a background thread."""
+
+    def __init__(self, every_s: float = 0.05) -> None:
+        self.peak_kib, self.every_s = 0, every_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("RssAnon:"):
+                    self.peak_kib = max(self.peak_kib, int(line.split()[1]))
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every_s):
+            self._sample()
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+        return self.peak_kib
+
+
 def prepare(folder: Path, cache: Path) -> dict:
     """(in the child process) Prepare the corpus as train.py does; time and peak RSS."""
     from encdec.data.pairs import TextPairsDataModule
 
+    anonymous = AnonymousPeak()
     start = time.perf_counter()
     dm = TextPairsDataModule(
         str(folder),
@@ -78,12 +109,14 @@ def prepare(folder: Path, cache: Path) -> dict:
     tokenizer_s = time.perf_counter() - start
     dm.setup()
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    anonymous_kib = anonymous.stop()
     return {
-        "pairs": len(dm.load_text("train")[0]),
+        "pairs": len(dm.split_text("train")),
         "kept": len(dm.datasets["train"]),
         "read_and_tokenizer_s": round(tokenizer_s, 1),
         "total_s": round(time.perf_counter() - start, 1),
         "peak_rss_mib": round(peak_kib / 1024),
+        "peak_anonymous_mib": round(anonymous_kib / 1024),
     }
 
 
@@ -127,13 +160,17 @@ def main() -> None:
     finally:
         if not args.keep and args.work is None:
             shutil.rmtree(work, ignore_errors=True)
-    print("\n| pairs | TSV (MiB) | peak RSS (MiB) | read + tokenizer (s) | total prep (s) |")
-    print("| ---: | ---: | ---: | ---: | ---: |")
+    print(
+        "\n| pairs | TSV (MiB) | peak RSS (MiB) | of it anonymous (MiB) | read + tokenizer (s) "
+        "| total prep (s) |"
+    )
+    print("| ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
         print(
-            f"| {r['size']:,} | {r['tsv_mib']} | {r['peak_rss_mib']} | "
-            f"{r['read_and_tokenizer_s']} | {r['total_s']} |"
+            f"| {r['size']:,} | {r['tsv_mib']} | {r['peak_rss_mib']} | {r['peak_anonymous_mib']} "
+            f"| {r['read_and_tokenizer_s']} | {r['total_s']} |"
         )
+    print(f"\n(python bench/data_scaling.py --sizes {' '.join(map(str, args.sizes))})")
 
 
 if __name__ == "__main__":

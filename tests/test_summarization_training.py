@@ -63,7 +63,7 @@ def test_a_tiny_pointer_generator_overfits_real_dialogues(
     )
     dm, task = build_task(cfg, decoding={"min_length": 0, "no_repeat_ngram_size": 0})
     ds = dm.datasets["train"]
-    short = [i for i in range(len(ds)) if len(ds.tgt_ids[i]) <= 18][:8]
+    short = [i for i in range(len(ds)) if len(ds[i].tgt_ids) <= 18][:8]
     batch = dm.train_dataloader().collate_fn([ds[i] for i in short])
     loss = overfit(task, batch, lr=5e-3)
     assert loss < 0.05

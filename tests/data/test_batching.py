@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import datasets
 import pytest
 import torch
 from lightning.fabric.utilities.data import _set_sampler_epoch
@@ -140,8 +141,18 @@ def test_padding_overhead_on_multi30k(data_dir: Path) -> None:
 PAD, BOS, EOS = 0, 2, 3
 
 
+def pair_dataset(
+    src_ids: list[list[int]], tgt_ids: list[list[int]], src: list[str], tgt: list[str]
+) -> PairDataset:
+    """A PairDataset over an in-memory encoded table, as TranslationDataModule._encode makes."""
+    table = datasets.Dataset.from_dict(
+        {"src": src, "tgt": tgt, "src_ids": src_ids, "tgt_ids": tgt_ids}
+    )
+    return PairDataset(table)
+
+
 def test_collator_pads_and_shifts() -> None:
-    ds = PairDataset(
+    ds = pair_dataset(
         src_ids=[[10, 11, 12], [13], [14, 15]],
         tgt_ids=[[20, 21], [22, 23, 24, 25], [26]],
         src=["a b c", "d", "e f"],
@@ -191,9 +202,16 @@ def test_collator_invariants_on_random_examples() -> None:
 
 
 def test_pair_dataset_lengths() -> None:
-    ds = PairDataset([[1, 2, 3], [4]], [[5], [6, 7, 8]], ["", ""], ["", ""])
+    ds = pair_dataset([[1, 2, 3], [4]], [[5], [6, 7, 8]], ["", ""], ["", ""])
     assert ds.lengths() == [3, 4]  # longest side, target +1 for BOS/EOS
     assert len(ds) == 2 and ds[1] == Example(1, [4], [6, 7, 8], "", "", [""], [])
+    # A batch is one Arrow gather; sources are cut to max_src_len on reading (val / test).
+    cut = PairDataset(ds.table.select([1, 0]), max_src_len=2, references=[["r"], ["s", "t"]])
+    assert cut.__getitems__([1, 0]) == [
+        Example(1, [1, 2], [5], "", "", ["s", "t"], []),
+        Example(0, [4], [6, 7, 8], "", "", ["r"], []),
+    ]
+    assert cut.lengths() == [4, 2] and cut.column("src_ids") == [[4], [1, 2]]
 
 
 def test_resume_mid_epoch_continues_the_same_batches() -> None:
@@ -212,7 +230,9 @@ def test_resume_mid_epoch_continues_the_same_batches() -> None:
 
 def test_resumable_loader_saves_and_restores_the_position() -> None:
     lengths = random_lengths(200)
-    ds = PairDataset([[1] * n for n in lengths], [[2] * n for n in lengths], [""] * 200, [""] * 200)
+    ds = pair_dataset(
+        [[1] * n for n in lengths], [[2] * n for n in lengths], [""] * 200, [""] * 200
+    )
     progress = (1, 4)  # (epoch, batches trained), as the Trainer reports them
 
     def loader() -> ResumableLoader:

@@ -36,7 +36,7 @@ print(json.dumps({
     "tokenizer": str(dm.tokenizer_path),
     "vocab": dm.tokenizer.get_vocab_size(),
     "sizes": {name: len(ds) for name, ds in dm.datasets.items()},
-    "first": dm.datasets["val"].src_ids[0],
+    "first": dm.datasets["val"][0].src_ids,
     "vectors": str(vectors),
 }))
 """

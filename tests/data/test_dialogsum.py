@@ -32,16 +32,16 @@ def test_local_layout(dialogsum: DialogSumDataModule) -> None:
     assert sizes == {"train": 300, "val": 500, "test": 500}
     test = dialogsum.datasets["test"]
     assert all(len(refs) == 3 for refs in test.references)
-    assert test.tgt[0] == test.references[0][0]  # the first reference is `summary`
-    assert test.src[0].startswith("#Person1#: Ms. Dawson, I need you to take a dictation")
-    assert max(len(s) for s in test.src_ids) == 400  # long dialogues are truncated...
-    assert max(len(t) for t in dialogsum.datasets["train"].tgt_ids) <= 60
-    assert max(len(t) for t in test.tgt_ids) > 60  # ...test summaries are not
+    assert test[0].tgt_text == test.references[0][0]  # the first reference is `summary`
+    assert test[0].src_text.startswith("#Person1#: Ms. Dawson, I need you to take a dictation")
+    assert max(len(s) for s in test.column("src_ids")) == 400  # long dialogues are truncated...
+    assert max(len(t) for t in dialogsum.datasets["train"].column("tgt_ids")) <= 60
+    assert max(len(t) for t in test.column("tgt_ids")) > 60  # ...test summaries are not
 
 
 def test_speaker_tags_and_turn_breaks_survive_tokenization(dialogsum: DialogSumDataModule) -> None:
     tok = dialogsum.tokenizer
-    docs = dialogsum.load_text("val")[0][:100]
+    docs = dialogsum.split_text("val")["src"][:100]
     tags = [tok.token_to_id(t) for t in ("#Person1#", "#Person2#", "\n")]
     assert None not in tags
     same = 0
@@ -77,7 +77,7 @@ def test_hub_layout_groups_references_by_dialogue(
     test = dm.datasets["test"]
     assert len(test) == 5
     assert test.references == [row["references"] for row in rows]
-    assert test.src == [row["document"] for row in rows]
+    assert test.column("src") == [row["document"] for row in rows]
 
 
 def test_group_references_keeps_order() -> None:
@@ -101,12 +101,12 @@ def test_copy_ids_for_source_only_words(tmp_path: Path) -> None:
         (folder / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     dm = datamodule(folder, copy_oov=True, vocab_size=100, min_frequency=1)
     vocab = dm.vocab_size_actual
-    ds = dm.datasets["test"]
-    assert ds.oov[0][:1] == ["Ω"] and "Ж" in ds.oov[0]
-    omega = vocab + ds.oov[0].index("Ω")
-    assert ds.src_ids[0].count(omega) == 2 and omega in ds.tgt_ids[0]
-    batch = dm.test_dataloader().collate_fn([ds[0]])
-    assert batch.src_ext[0].tolist() == ds.src_ids[0]
+    example = dm.datasets["test"][0]
+    assert example.oov[:1] == ["Ω"] and "Ж" in example.oov
+    omega = vocab + example.oov.index("Ω")
+    assert example.src_ids.count(omega) == 2 and omega in example.tgt_ids
+    batch = dm.test_dataloader().collate_fn([example])
+    assert batch.src_ext[0].tolist() == example.src_ids
     assert batch.src.max() < vocab and batch.tgt_in.max() < vocab  # the network reads <unk>
     assert omega in batch.tgt_out[0].tolist()  # the copy target
     assert batch.references == [["Ωmar says hi.", "Hi Ж."]]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import datasets
 import pytest
 
 from encdec.data.datamodule import DialogSumDataModule, TranslationDataModule
@@ -30,7 +31,10 @@ def ready(dm):
 
 
 def encoded(dm) -> dict:
-    return {s: (ds.src_ids, ds.tgt_ids, ds.references) for s, ds in dm.datasets.items()}
+    return {
+        s: (ds.column("src_ids"), ds.column("tgt_ids"), ds.references)
+        for s, ds in dm.datasets.items()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +77,10 @@ def test_plain_file_pairs_by_lang_pattern_and_by_list(data_dir: Path) -> None:
     assert encoded(ready(dm)) == builtin
 
 
+def pairs(rows: datasets.Dataset) -> list[tuple[str, str]]:
+    return list(zip(rows["src"][:], rows["tgt"][:], strict=True))
+
+
 def test_held_out_splits_are_seeded_disjoint_and_logged(
     files: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -87,11 +95,13 @@ def test_held_out_splits_are_seeded_disjoint_and_logged(
 
     with caplog.at_level(logging.INFO):
         dm = held(0)
-        val, test, train = (dm.rows(s) for s in ("val", "test", "train"))
+        val, test, train = (pairs(dm.rows(s)) for s in ("val", "test", "train"))
     assert len(val) == len(test) == 50 and len(train) == 29_000 - 100
     assert not set(val) & set(test) and not set(val) & set(train)
     assert "val = 50 pairs held out of" in caplog.text and "data.held_out_seed=0" in caplog.text
-    assert held(0).rows("val") == val and held(1).rows("val") != val
+    assert pairs(held(0).rows("val")) == val and pairs(held(1).rows("val")) != val
+    whole = pairs(dm._read("train"))
+    assert train == [p for p in whole if p not in set(val + test)]  # the rest, in file order
 
 
 def test_a_missing_split_says_how_to_provide_it(files: Path) -> None:
@@ -171,7 +181,7 @@ def test_dialogsum_falls_back_to_the_hub_copy(data_dir: Path, tmp_path: Path) ->
     )
     test = dm.datasets["test"]
     assert len(test) == 40 and test.references == local.datasets["test"].references[:40]
-    assert test.src == local.datasets["test"].src[:40]
+    assert test.column("src") == local.datasets["test"].column("src")[:40]
 
 
 @pytest.mark.parametrize("task", ["translation", "summarization"])
@@ -220,4 +230,19 @@ def test_a_url_is_downloaded_into_the_data_folder_once(files: Path, tmp_path: Pa
     finally:
         server.shutdown()
     again = TextPairsDataModule(str(tmp_path), splits=splits, **OPTIONS)  # server gone: the copy
-    assert again.rows("val") == dm.rows("val")
+    assert pairs(again.rows("val")) == pairs(dm.rows("val"))
+
+
+def test_an_edited_file_is_read_again(tmp_path: Path) -> None:
+    """A split is cached as Arrow by its file's name, size and time: an edit is not missed."""
+    path = tmp_path / "pairs.tsv"
+    splits = {s: "pairs.tsv" for s in ("train", "val", "test")}
+
+    def rows() -> list[tuple[str, str]]:
+        dm = TextPairsDataModule(str(tmp_path), splits=splits, cache_dir=str(tmp_path / "cache"))
+        return pairs(dm.rows("train"))
+
+    path.write_text("a dog\tein Hund\n")
+    assert rows() == [("a dog", "ein Hund")] == rows()  # the second read from the cache
+    path.write_text("a cat\tеine Katze\ntwo\tzwei\n")
+    assert rows() == [("a cat", "еine Katze"), ("two", "zwei")]

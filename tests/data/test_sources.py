@@ -226,19 +226,19 @@ def test_datamodule_on_real_data(tmp_path: Path, data_dir: Path) -> None:
 
     # Detokenization restores the exact sentence (BLEU is computed on detokenized text).
     tok, val = dm.tokenizer, dm.datasets["val"]
-    for sentence in val.src[:50]:
+    for sentence in val.column("src")[:50]:
         encoding = tok.encode(sentence, add_special_tokens=False)
         assert dm.special_ids["unk"] not in encoding.ids, sentence
         assert tok.decode(encoding.ids) == sentence
     # German too, where the 300 training sentences cover the characters ('Q' in "Quad" does not
     # occur in them: an unseen character can only be <unk>).
-    alphabet = set("".join(dm.load_text("train")[0] + dm.load_text("train")[1]))
-    covered = [s for s in val.tgt[:50] if set(s) <= alphabet]
+    alphabet = set("".join(dm.training_texts()))
+    covered = [s for s in val.column("tgt")[:50] if set(s) <= alphabet]
     assert len(covered) >= 45
     for sentence in covered:
         assert tok.decode(tok.encode(sentence, add_special_tokens=False).ids) == sentence
     # The stored ids are those of the text.
-    assert val.src_ids[0] == tok.encode(val.src[0], add_special_tokens=False).ids
+    assert val[0].src_ids == tok.encode(val[0].src_text, add_special_tokens=False).ids
 
     # Same settings: the tokenizer comes from the cache (the file is not rewritten).
     path = dm.tokenizer_path

@@ -7,6 +7,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+import datasets
+import numpy as np
+import pyarrow.compute as pc
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
@@ -49,41 +52,81 @@ class Example(NamedTuple):
 
 
 class PairDataset(Dataset):
-    """Token ids and texts of one split, indexed by example id.
+    """Token ids and texts of one split, indexed by example id, read from an encoded Arrow table
+    (columns `src`, `tgt`, `src_ids`, `tgt_ids`, `oov`; memory-mapped, never held in Python).
 
-    Optional: `references` (all references of each example, for multi-reference metrics) and
-    `oov` (each example's source-only words; its ids then use the extended vocabulary).
+    `max_src_len` truncates every source on reading (val / test keep their long sources, cut to
+    what the model takes). Optional: `references` (all references of each example, for
+    multi-reference metrics) and `with_oov` (the `oov` column holds each example's source-only
+    words; its ids then use the extended vocabulary).
     """
 
     def __init__(
         self,
-        src_ids: list[list[int]],
-        tgt_ids: list[list[int]],
-        src: list[str],
-        tgt: list[str],
+        table: datasets.Dataset,
+        max_src_len: int | None = None,
         references: list[list[str]] | None = None,
-        oov: list[list[str]] | None = None,
+        with_oov: bool = False,
     ) -> None:
-        self.src_ids, self.tgt_ids, self.src, self.tgt = src_ids, tgt_ids, src, tgt
-        self.references, self.oov = references, oov
+        if references is not None and len(references) != len(table):
+            raise ValueError(f"{len(references)} reference lists for {len(table)} examples")
+        self.table, self.max_src_len = table, max_src_len
+        self.references, self.with_oov = references, with_oov
 
     def __len__(self) -> int:
-        return len(self.src_ids)
+        return len(self.table)
 
     def __getitem__(self, i: int) -> Example:
-        return Example(
-            id=i,
-            src_ids=self.src_ids[i],
-            tgt_ids=self.tgt_ids[i],
-            src_text=self.src[i],
-            tgt_text=self.tgt[i],
-            references=self.references[i] if self.references is not None else [self.tgt[i]],
-            oov=self.oov[i] if self.oov is not None else [],
-        )
+        return self.__getitems__([i])[0]
+
+    def __getitems__(self, indices: list[int]) -> list[Example]:
+        """A batch of examples with one Arrow gather (the DataLoader calls it per batch)."""
+        rows = self.table[list(indices)]
+        out = []
+        for k, i in enumerate(indices):
+            tgt = rows["tgt"][k]
+            out.append(
+                Example(
+                    id=i,
+                    src_ids=rows["src_ids"][k][: self.max_src_len],
+                    tgt_ids=rows["tgt_ids"][k],
+                    src_text=rows["src"][k],
+                    tgt_text=tgt,
+                    references=self.references[i] if self.references is not None else [tgt],
+                    oov=rows["oov"][k] if self.with_oov else [],
+                )
+            )
+        return out
+
+    def column(self, name: str) -> list:
+        """One whole column as a Python list (`src_ids` truncated as the examples are): for tests
+        and small splits; a large split is read through batches."""
+        values = self.table[name][:]
+        if name == "src_ids":
+            values = [ids[: self.max_src_len] for ids in values]
+        return values
 
     def lengths(self) -> list[int]:
-        """Cost of each example in a batch: its longest side (+1 for BOS/EOS on the target)."""
-        return [max(len(s), len(t) + 1) for s, t in zip(self.src_ids, self.tgt_ids, strict=True)]
+        """Cost of each example in a batch: its longest side (+1 for BOS/EOS on the target),
+        computed on the Arrow columns."""
+        return token_lengths(self.table, self.max_src_len)
+
+
+def list_lengths(table: datasets.Dataset, column: str) -> np.ndarray:
+    """The length of every list in a column of token ids, computed by Arrow a batch at a time."""
+    parts = [
+        pc.list_value_length(batch[column]).to_numpy(zero_copy_only=False)
+        for batch in table.select_columns([column]).with_format("arrow").iter(batch_size=10_000)
+    ]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+def token_lengths(table: datasets.Dataset, max_src_len: int | None = None) -> list[int]:
+    """max(source length (cut to `max_src_len`), target length + 1) of every row."""
+    src, tgt = list_lengths(table, "src_ids"), list_lengths(table, "tgt_ids")
+    if max_src_len is not None:
+        src = np.minimum(src, max_src_len)
+    return np.maximum(src, tgt + 1).tolist()
 
 
 class Collator:

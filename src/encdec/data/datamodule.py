@@ -8,10 +8,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import datasets
+import numpy as np
 from tokenizers import Tokenizer
 
+from encdec.data.arrow import TextColumns
 from encdec.data.base import BucketedDataModule
-from encdec.data.batching import Batch, Collator, PairDataset
+from encdec.data.batching import Batch, Collator, PairDataset, list_lengths
 from encdec.data.copy_vocab import extend_ids
 from encdec.data.sources import ensure_files, read_parallel
 from encdec.data.tokenization import (
@@ -100,7 +102,7 @@ class TranslationDataModule(BucketedDataModule):
         self.tokenizer: Tokenizer | None = None
         self.tokenizer_path: Path | None = None
         self.datasets: dict[str, PairDataset] = {}
-        self._text: dict[str, tuple[list[str], list[str]]] = {}
+        self._text: dict[str, datasets.Dataset] = {}
 
     # -- raw text ---------------------------------------------------------------------------
     def _files(self, stage: str) -> tuple[Path, Path]:
@@ -110,14 +112,20 @@ class TranslationDataModule(BucketedDataModule):
             for lang in (self.src_lang, self.tgt_lang)
         )
 
-    def load_text(self, stage: str) -> tuple[list[str], list[str]]:
-        """Source and target sentences of one stage ('train', 'val' or 'test'), read once."""
+    def split_text(self, stage: str) -> datasets.Dataset:
+        """Source and target sentences of one stage ('train', 'val' or 'test'), read once: a
+        Dataset with columns `src` and `tgt` (subclasses may add `references`)."""
         if stage not in self._text:
             src, tgt = read_parallel(*self._files(stage))
-            if stage == "train" and self.limit_train:
-                src, tgt = src[: self.limit_train], tgt[: self.limit_train]
-            self._text[stage] = (src, tgt)
+            text = datasets.Dataset.from_dict({"src": src, "tgt": tgt})
+            self._text[stage] = self._limited(stage, text)
         return self._text[stage]
+
+    def _limited(self, stage: str, text: datasets.Dataset) -> datasets.Dataset:
+        """The first `limit_train` rows of the training split."""
+        if stage == "train" and self.limit_train and self.limit_train < len(text):
+            return text.select(range(self.limit_train))
+        return text
 
     # -- Lightning hooks ----------------------------------------------------------------------
     def prepare_data(self) -> None:
@@ -130,10 +138,9 @@ class TranslationDataModule(BucketedDataModule):
         ensure_files(self.data_dir, names, self.download_url)
         self._load_tokenizer()
 
-    def training_texts(self) -> list[str]:
+    def training_texts(self) -> TextColumns:
         """Every training source, then every training target (the joint vocabulary's text)."""
-        src, tgt = self.load_text("train")
-        return src + tgt
+        return TextColumns(self.split_text("train"), ("src", "tgt"))
 
     def _load_tokenizer(self) -> Tokenizer:
         if self.tokenizer is None:
@@ -157,12 +164,15 @@ class TranslationDataModule(BucketedDataModule):
         return self.tokenizer
 
     def _encode(self, stage: str, tok: Tokenizer) -> PairDataset:
-        """Tokenize one split once into a `datasets.Dataset` with id columns, cached as Arrow."""
-        src, tgt = self.load_text(stage)
+        """Tokenize one split once into id columns, cached as Arrow (the text is read and the ids
+        written in batches: nothing of the split is held in Python lists)."""
+        text = self.split_text(stage)
         limits = {"max_src_len": self.max_src_len, "copy_oov": self.copy_oov}
         if stage == "train":
             limits["max_tgt_len"] = self.max_tgt_len
-        key = fingerprint(src + tgt, tokenizer=tok.to_str(), stage=stage, **limits)
+        key = fingerprint(
+            TextColumns(text, ("src", "tgt")), tokenizer=tok.to_str(), stage=stage, **limits
+        )
         cache = self.cache_dir / "datasets" / f"{stage}-{key}.arrow"
         cache.parent.mkdir(parents=True, exist_ok=True)
         unk, vocab = special_ids(tok)["unk"], tok.get_vocab_size()
@@ -184,40 +194,31 @@ class TranslationDataModule(BucketedDataModule):
             return out
 
         with file_lock(cache):  # one process encodes a split (DDP ranks); the others load it
-            ds = datasets.Dataset.from_dict({"src": src, "tgt": tgt}).map(
-                encode, batched=True, cache_file_name=str(cache), new_fingerprint=key
-            )
-        src_ids, tgt_ids, oov = (
-            ds.data.column(c).to_pylist() for c in ("src_ids", "tgt_ids", "oov")
-        )
-        keep = [i for i in range(len(src)) if src_ids[i] and tgt_ids[i]]
+            ds = text.map(encode, batched=True, cache_file_name=str(cache), new_fingerprint=key)
+        src_len, tgt_len = list_lengths(ds, "src_ids"), list_lengths(ds, "tgt_ids")
+        keep = (src_len > 0) & (tgt_len > 0)
         if stage == "train":
-            keep = [i for i in keep if max(len(src_ids[i]), len(tgt_ids[i])) <= self.max_len]
-        if len(keep) < len(src):
+            keep &= np.maximum(src_len, tgt_len) <= self.max_len
+        kept = np.flatnonzero(keep)
+        if len(kept) < len(ds):
             log.warning(
                 "%s: dropped %d of %d pairs (an empty side, or over max_len=%d tokens)",
                 stage,
-                len(src) - len(keep),
-                len(src),
+                len(ds) - len(kept),
+                len(ds),
                 self.max_len,
             )
-        if not keep:
+            ds = ds.select(kept)
+        if not len(kept):
             raise DataError(
                 f"The {stage} split ({self._files(stage)[0]}) has no usable sentence pairs."
             )
-
-        def pick(xs: list) -> list:
-            return [xs[i] for i in keep]
-
-        src_ids = [ids[: self.max_len] for ids in pick(src_ids)]  # val/test: truncate, never drop
         refs = self.references.get(stage)
         return PairDataset(
-            src_ids,
-            pick(tgt_ids),
-            pick(src),
-            pick(tgt),
-            references=pick(refs) if refs is not None else None,
-            oov=pick(oov) if self.copy_oov else None,
+            ds,
+            max_src_len=self.max_len,  # val/test: truncate, never drop
+            references=[refs[i] for i in kept] if refs is not None else None,
+            with_oov=self.copy_oov,
         )
 
     def collate_fn(self, stage: str) -> Callable[[list], Batch]:
@@ -312,7 +313,7 @@ class DialogSumDataModule(TranslationDataModule):
             ) from None
         return rows, self.hub_name
 
-    def load_text(self, stage: str) -> tuple[list[str], list[str]]:
+    def split_text(self, stage: str) -> datasets.Dataset:
         if stage in self._text:
             return self._text[stage]
         rows, hub = self._rows(stage)
@@ -325,16 +326,18 @@ class DialogSumDataModule(TranslationDataModule):
                     f"{rows.column_names}); set data.{prefix}document_field / "
                     f"data.{prefix}summary_field."
                 )
-        docs, summaries = list(rows[doc_field]), list(rows[sum_field])
-        if stage == "train":
-            if self.limit_train:
-                docs, summaries = docs[: self.limit_train], summaries[: self.limit_train]
-        elif refs_field in rows.column_names:  # local layout: one row, a list of references
-            self.references[stage] = [list(r) for r in rows[refs_field]]
-        else:  # hub layout: one row per reference
-            docs, self.references[stage] = group_references(docs, summaries)
-            summaries = [refs[0] for refs in self.references[stage]]
-        if not docs:
+        if not len(rows):
             raise DataError(f"The {stage} split ({self._files(stage)[0]}) is empty.")
-        self._text[stage] = (docs, summaries)
-        return self._text[stage]
+        if stage == "train":
+            text = rows.select_columns([doc_field, sum_field])
+            text = self._limited(stage, text.rename_columns({doc_field: "src", sum_field: "tgt"}))
+        else:
+            docs, summaries = rows[doc_field][:], rows[sum_field][:]
+            if refs_field in rows.column_names:  # local layout: one row, a list of references
+                self.references[stage] = [list(r) for r in rows[refs_field]]
+            else:  # hub layout: one row per reference
+                docs, self.references[stage] = group_references(docs, summaries)
+                summaries = [refs[0] for refs in self.references[stage]]
+            text = datasets.Dataset.from_dict({"src": docs, "tgt": summaries})
+        self._text[stage] = text
+        return text

@@ -46,11 +46,15 @@ def detect_format(path: str | Path) -> str:
     )
 
 
+def require_file(path: Path) -> None:
+    if not path.is_file():
+        raise DataError(f"Data file not found: {path}. Check data.splits / data.data_dir.")
+
+
 def numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
     """(line number, text with its newline) of a UTF-8 file, optionally gzipped; a line that is
     not UTF-8 or a corrupt gzip stream is a DataError naming the line."""
-    if not path.is_file():
-        raise DataError(f"Data file not found: {path}. Check data.splits / data.data_dir.")
+    require_file(path)
     opener = gzip.open if path.suffix == ".gz" else open
     number = 0
     try:

@@ -9,31 +9,42 @@ they add: per-split sources named in `splits`, field mapping, a held-out slice o
 missing val / test split, and multi-reference val / test sets (a references field, or rows
 grouped by source). The format readers are in encdec.data.formats.
 
-Every split is read whole into Python lists (as the built-in corpora are): `PairsDataModule.
-load_text`. Corpora beyond a few million pairs would stream instead: `_read` returning a
-`datasets.Dataset` (Arrow, memory-mapped; `Dataset.from_generator` over the format readers) and
-`_encode` mapping over it without `to_pylist` (see bench/data_scaling.py).
+A split is read once, row by row, into an Arrow file in the cache (keyed by the source's name,
+size and modification time, the format and the fields) and memory-mapped from there; the
+tokenizer, the cache keys and the encoding read it in batches, so memory stays bounded as the
+corpus grows (encdec.data.arrow, bench/data_scaling.py).
 """
 
 from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 import datasets
+import numpy as np
 
+from encdec.data.arrow import BATCH_ROWS, cached_rows, file_identity
 from encdec.data.datamodule import (
     DIALOGSUM_TOKENS,
     TranslationDataModule,
     group_references,
     positive,
 )
-from encdec.data.formats import FORMATS, Field, Row, detect_format, read_file, read_text_pair
+from encdec.data.formats import (
+    FORMATS,
+    Field,
+    Row,
+    detect_format,
+    read_file,
+    read_text_pair,
+    require_file,
+)
 from encdec.data.sources import download
+from encdec.data.tokenization import fingerprint
 from encdec.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -105,11 +116,16 @@ class PairsDataModule(TranslationDataModule):
                     f"data.splits.{stage} is not set: name a file (data.splits.{stage}=...), or "
                     f"hold out pairs of the training split (data.held_out_size=1000)."
                 )
-        self._rows: dict[str, list[Row]] = {}
+        self._rows: dict[str, datasets.Dataset] = {}
 
     # -- subclasses ----------------------------------------------------------------------------
-    def _read(self, stage: str) -> list[Row]:
-        """Every row of a configured split."""
+    def _source_rows(self, stage: str) -> Iterator[Row]:
+        """Every row of a configured split, read lazily (written to the Arrow cache once)."""
+        raise NotImplementedError
+
+    def _identity(self, stage: str) -> dict[str, Any]:
+        """What the split's rows are read from (names, sizes, modification times): the key of
+        their Arrow cache, so an edited file is read again."""
         raise NotImplementedError
 
     def _describe(self, stage: str) -> str:
@@ -120,7 +136,16 @@ class PairsDataModule(TranslationDataModule):
         return (self._describe(stage),)
 
     # -- reading -------------------------------------------------------------------------------
-    def _held_out(self) -> dict[str, list[Row]]:
+    def _read(self, stage: str) -> datasets.Dataset:
+        """A configured split's rows (columns src, tgt[, references]), memory-mapped from the
+        cache; read from the source the first time."""
+        identity = self._identity(stage)
+        key = fingerprint([], rows=type(self).__name__, fields=self.fields, **identity)
+        with_references = self.fields[2] is not None
+        path = self.cache_dir / "rows" / f"{key}.arrow"
+        return cached_rows(self._source_rows(stage), path, with_references)
+
+    def _held_out(self) -> dict[str, datasets.Dataset]:
         """Train without its held-out rows, and the held-out val / test slices (seeded)."""
         rows = self._read("train")
         wanted = [s for s in ("val", "test") if self.splits[s] is None]
@@ -132,10 +157,9 @@ class PairsDataModule(TranslationDataModule):
                 f"split's file (data.splits.{wanted[0]}=...)."
             )
         picked = random.Random(self.held_out_seed).sample(range(len(rows)), size * len(wanted))
-        out: dict[str, list[Row]] = {}
+        out: dict[str, datasets.Dataset] = {}
         for i, stage in enumerate(wanted):
-            chosen = sorted(picked[i * size : (i + 1) * size])
-            out[stage] = [rows[j] for j in chosen]
+            out[stage] = rows.select(sorted(picked[i * size : (i + 1) * size]))
             log.info(
                 "data: %s = %d pairs held out of %s (data.held_out_size=%d, data.held_out_seed=%d)",
                 stage,
@@ -144,11 +168,10 @@ class PairsDataModule(TranslationDataModule):
                 size,
                 self.held_out_seed,
             )
-        taken = set(picked)
-        out["train"] = [row for j, row in enumerate(rows) if j not in taken]
+        out["train"] = rows.select(np.setdiff1d(np.arange(len(rows)), picked))  # in file order
         return out
 
-    def rows(self, stage: str) -> list[Row]:
+    def rows(self, stage: str) -> datasets.Dataset:
         if stage not in self._rows:
             if self.splits[stage] is None or (stage == "train" and self.held_out_size):
                 if any(self.splits[s] is None for s in ("val", "test")):
@@ -159,21 +182,19 @@ class PairsDataModule(TranslationDataModule):
                 self._rows[stage] = self._read(stage)
         return self._rows[stage]
 
-    def load_text(self, stage: str) -> tuple[list[str], list[str]]:
+    def split_text(self, stage: str) -> datasets.Dataset:
         if stage in self._text:
             return self._text[stage]
-        rows = self.rows(stage)
-        if stage == "train" and self.limit_train:
-            rows = rows[: self.limit_train]
-        src, tgt = [r.source for r in rows], [r.target for r in rows]
-        if stage != "train":
-            if self.fields[2] is not None:
-                self.references[stage] = [list(r.references or [r.target]) for r in rows]
-            elif self.group:  # one row per reference -> one row per source, all its references
-                src, self.references[stage] = group_references(src, tgt)
-                tgt = [refs[0] for refs in self.references[stage]]
-        self._text[stage] = (src, tgt)
-        return self._text[stage]
+        text = self._limited(stage, self.rows(stage))
+        if stage != "train" and self.fields[2] is not None:
+            refs, targets = text["references"][:], text["tgt"][:]
+            self.references[stage] = [list(r or [t]) for r, t in zip(refs, targets, strict=True)]
+        elif stage != "train" and self.group:  # one row per reference -> one per source
+            src, self.references[stage] = group_references(text["src"][:], text["tgt"][:])
+            tgt = [refs[0] for refs in self.references[stage]]
+            text = datasets.Dataset.from_dict({"src": src, "tgt": tgt})
+        self._text[stage] = text
+        return text
 
     def prepare_data(self) -> None:
         for stage in STAGES:
@@ -237,20 +258,28 @@ class TextPairsDataModule(PairsDataModule):
             str(self._local(s)) if "://" not in s else s for s in self._sources(stage)
         )
 
-    def _read(self, stage: str) -> list[Row]:
-        sources = [self._local(s) for s in self._sources(stage)]
+    def _paths(self, stage: str) -> list[Path]:
+        paths = [self._local(s) for s in self._sources(stage)]
+        for path in paths:
+            require_file(path)
+        return paths
+
+    def _identity(self, stage: str) -> dict[str, Any]:
+        files = [file_identity(p) for p in self._paths(stage)]
+        return {"files": files, "format": self.format, "header": self.header}
+
+    def _source_rows(self, stage: str) -> Iterator[Row]:
+        sources = self._paths(stage)
         if len(sources) == 2:
-            rows = read_text_pair(*sources)
-        else:
-            (path,) = sources
-            fmt = detect_format(path) if self.format == "auto" else self.format
-            if fmt == "text":
-                raise DataError(
-                    f"data.splits.{stage}={self.splits[stage]}: plain text needs two files: a "
-                    f"path with {{lang}} (e.g. train.{{lang}}.gz) or a list [source, target]."
-                )
-            rows = read_file(path, fmt, *self.fields, header=self.header)
-        return list(rows)
+            return read_text_pair(*sources)
+        (path,) = sources
+        fmt = detect_format(path) if self.format == "auto" else self.format
+        if fmt == "text":
+            raise DataError(
+                f"data.splits.{stage}={self.splits[stage]}: plain text needs two files: a "
+                f"path with {{lang}} (e.g. train.{{lang}}.gz) or a list [source, target]."
+            )
+        return read_file(path, fmt, *self.fields, header=self.header)
 
 
 class HFPairsDataModule(PairsDataModule):
@@ -325,7 +354,12 @@ class HFPairsDataModule(PairsDataModule):
                 f"the network, or save it with save_to_disk and set data.path=<folder>."
             ) from None
 
-    def _read(self, stage: str) -> list[Row]:
+    def _identity(self, stage: str) -> dict[str, Any]:
+        ds = self._split(stage)
+        files = [file_identity(f["filename"]) for f in ds.cache_files]
+        return {"dataset": ds._fingerprint, "files": files, "split": str(self.splits[stage])}
+
+    def _source_rows(self, stage: str) -> Iterator[Row]:
         ds = self._split(stage)
         fields = self.fields
         if fields[0] is None or fields[1] is None:
@@ -343,9 +377,11 @@ class HFPairsDataModule(PairsDataModule):
                 )
         if not len(flat):
             raise DataError(f"{self._describe(stage)} has no rows: every split needs a pair.")
-        columns = [flat[n] for n in names]
-        refs = columns[2] if len(columns) > 2 else [None] * len(flat)
-        return [
-            Row(s or "", t or "", list(r) if r is not None else None)
-            for s, t, r in zip(columns[0], columns[1], refs, strict=True)
-        ]
+        return self._rows_of(flat.select_columns(names), names)
+
+    @staticmethod
+    def _rows_of(table: datasets.Dataset, names: list[str]) -> Iterator[Row]:
+        for batch in table.iter(batch_size=BATCH_ROWS):
+            refs = batch[names[2]] if len(names) > 2 else [None] * len(batch[names[0]])
+            for s, t, r in zip(batch[names[0]], batch[names[1]], refs, strict=True):
+                yield Row(s or "", t or "", list(r) if r is not None else None)

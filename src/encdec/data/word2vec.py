@@ -47,13 +47,27 @@ def words(texts: Sequence[str], tokenizer: Tokenizer) -> Iterator[list[str]]:
             yield [w for w, _ in tokenizer.pre_tokenizer.pre_tokenize_str(text)]
 
 
+class Words:
+    """`words(texts, tokenizer)`, read again on every pass (gensim reads its corpus once for the
+    vocabulary, then once per epoch), so a corpus of millions of texts is never held as lists."""
+
+    def __init__(self, texts: Sequence[str], tokenizer: Tokenizer) -> None:
+        self.texts, self.tokenizer = texts, tokenizer
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def __iter__(self) -> Iterator[list[str]]:
+        return words(self.texts, self.tokenizer)
+
+
 def train_word2vec(
     texts: Sequence[str], tokenizer: Tokenizer, dim: int, settings: Word2VecSettings
 ):
     """Skip-gram vectors (gensim `KeyedVectors`) of dimension `dim` over the texts' words."""
     from gensim.models import Word2Vec  # noqa: PLC0415 (gensim: heavy, only for word2vec runs)
 
-    corpus = list(words(texts, tokenizer))
+    corpus = Words(texts, tokenizer)
     model = Word2Vec(
         vector_size=dim,
         window=settings.window,
