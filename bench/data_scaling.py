@@ -2,6 +2,7 @@
 
     python bench/data_scaling.py --sizes 500000 1000000 2000000     # the figures (minutes, GBs)
     python bench/data_scaling.py --sizes 2000 5000 10000            # a quick check that it works
+    python bench/data_scaling.py --sizes 500000 1000000 2000000 --train-steps 30   # + training
 
 Each size is a TSV corpus generated from the shared Multi30k en-de training text (sentence i joined
 with a second, pseudo-random sentence, on both sides alike, so lines are distinct and realistic),
@@ -11,7 +12,9 @@ into cached Arrow files), with an empty cache. Reported: wall time, the process'
 (ru_maxrss) and its peak anonymous RSS (RssAnon of /proc/self/status, sampled every 50 ms). The
 difference is file-backed pages: the memory-mapped Arrow files, which count as resident once read
 but are page cache the kernel takes back under memory pressure; the anonymous part is the memory
-the preparation really needs. `--keep` leaves the generated corpora in the work folder.
+the preparation really needs. `--train-steps N` then trains a small model N steps on each corpus
+(train.py, the cache reused) and reports its peaks the same way. `--keep` leaves the generated
+corpora in the work folder.
 """
 
 from __future__ import annotations
@@ -64,37 +67,92 @@ def generate(data_dir: Path, folder: Path, size: int) -> None:
         )
 
 
-class AnonymousPeak:
-    """The peak of RssAnon (Linux), sampled in a background thread."""
+class MemoryPeak:
+    """Peaks of RssAnon and RssFile of a process (Linux /proc/<pid>/status), sampled in a
+    background thread."""
 
-    def __init__(self, every_s: float = 0.05) -> None:
-        self.peak_kib, self.every_s = 0, every_s
+    def __init__(self, pid: int | str = "self", every_s: float = 0.05) -> None:
+        self.status, self.every_s = f"/proc/{pid}/status", every_s
+        self.peak_kib = {"RssAnon": 0, "RssFile": 0}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
     def _sample(self) -> None:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("RssAnon:"):
-                    self.peak_kib = max(self.peak_kib, int(line.split()[1]))
+        try:
+            with open(self.status) as f:
+                for line in f:
+                    name = line.split(":")[0]
+                    if name in self.peak_kib:
+                        self.peak_kib[name] = max(self.peak_kib[name], int(line.split()[1]))
+        except OSError:  # the process has ended
+            pass
 
     def _run(self) -> None:
         while not self._stop.wait(self.every_s):
             self._sample()
 
-    def stop(self) -> int:
+    def stop(self) -> dict[str, int]:
+        """The peaks in MiB."""
         self._stop.set()
         self._thread.join()
-        self._sample()
-        return self.peak_kib
+        return {name: round(kib / 1024) for name, kib in self.peak_kib.items()}
+
+
+#: A small model for --train-steps: the figure is the data's memory, not the model's.
+TRAIN = [
+    "task=translation",
+    "data=text_pairs",
+    "data.splits.train=train.tsv",
+    "data.splits.val=val.tsv",
+    "data.splits.test=test.tsv",
+    "data.source_field=en",
+    "data.target_field=de",
+    "data.vocab_size=8000",
+    "data.max_len=200",
+    "model.embedding_dim=64",
+    "model.hidden_dim=128",
+    "trainer.limit_val_batches=5",
+    "test=false",
+    "logger=csv",
+]
+
+
+def train(folder: Path, cache: Path, steps: int) -> dict:
+    """train.py for `steps` steps on the prepared corpus (its cache reused); its peak memory."""
+    overrides = [
+        f"paths.data_dir={folder}",
+        f"paths.cache_dir={cache}",
+        f"paths.log_dir={folder / 'runs'}",
+        f"trainer.max_steps={steps}",
+        f"trainer.val_check_interval={steps}",
+    ]
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "train.py"), *TRAIN, *overrides],
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+    )
+    peak = MemoryPeak(proc.pid, every_s=0.2)
+    _, err = proc.communicate()
+    mib = peak.stop()
+    if proc.returncode:
+        raise SystemExit(f"train.py failed:\n{err[-3000:]}")
+    return {
+        "train_anonymous_mib": mib["RssAnon"],
+        "train_file_mib": mib["RssFile"],
+        "train_s": round(time.perf_counter() - started, 1),
+    }
 
 
 def prepare(folder: Path, cache: Path) -> dict:
     """(in the child process) Prepare the corpus as train.py does; time and peak RSS."""
     from encdec.data.pairs import TextPairsDataModule
 
-    anonymous = AnonymousPeak()
+    memory = MemoryPeak()
     start = time.perf_counter()
     dm = TextPairsDataModule(
         str(folder),
@@ -109,14 +167,14 @@ def prepare(folder: Path, cache: Path) -> dict:
     tokenizer_s = time.perf_counter() - start
     dm.setup()
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    anonymous_kib = anonymous.stop()
+    peaks = memory.stop()
     return {
         "pairs": len(dm.split_text("train")),
         "kept": len(dm.datasets["train"]),
         "read_and_tokenizer_s": round(tokenizer_s, 1),
         "total_s": round(time.perf_counter() - start, 1),
         "peak_rss_mib": round(peak_kib / 1024),
-        "peak_anonymous_mib": round(anonymous_kib / 1024),
+        "peak_anonymous_mib": peaks["RssAnon"],
     }
 
 
@@ -126,6 +184,13 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=None, help="default: $ENCDEC_DATA_DIR")
     parser.add_argument("--work", type=Path, default=None, help="default: a temporary folder")
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument(
+        "--train-steps",
+        type=int,
+        default=0,
+        help="then train a small model this many steps on each corpus (train.py) and report "
+        "its peak anonymous and file-backed memory",
+    )
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -152,6 +217,8 @@ def main() -> None:
             row = {"size": size, "tsv_mib": round((folder / "train.tsv").stat().st_size / 2**20)}
             row |= json.loads(out.stdout.strip().splitlines()[-1])
             row["generate_s"] = round(generated, 1)
+            if args.train_steps:
+                row |= train(folder, cache, args.train_steps)
             rows.append(row)
             print(json.dumps(row), flush=True)
             if not args.keep:
@@ -170,7 +237,17 @@ def main() -> None:
             f"| {r['size']:,} | {r['tsv_mib']} | {r['peak_rss_mib']} | {r['peak_anonymous_mib']} "
             f"| {r['read_and_tokenizer_s']} | {r['total_s']} |"
         )
-    print(f"\n(python bench/data_scaling.py --sizes {' '.join(map(str, args.sizes))})")
+    if args.train_steps:
+        print(
+            f"\n| pairs | train.py, {args.train_steps} steps: anonymous (MiB) | file-backed (MiB) |"
+        )
+        print("| ---: | ---: | ---: |")
+        for r in rows:
+            print(f"| {r['size']:,} | {r['train_anonymous_mib']} | {r['train_file_mib']} |")
+    command = f"python bench/data_scaling.py --sizes {' '.join(map(str, args.sizes))}"
+    if args.train_steps:
+        command += f" --train-steps {args.train_steps}"
+    print(f"\n({command})")
 
 
 if __name__ == "__main__":
