@@ -213,6 +213,19 @@ def test_hf_pairs_one_saved_dataset_is_the_training_split(tmp_path: Path) -> Non
     assert [len(dm.rows(s)) for s in ("train", "val", "test")] == [30, 5, 5]
 
 
+def test_hf_pairs_refuses_a_field_that_is_not_text(tmp_path: Path) -> None:
+    rows = {"src": ["a", "b", "c"], "tgt": [["x"], ["y"], ["z"]], "refs": ["r", "s", "t"]}
+    datasets.Dataset.from_dict(rows).save_to_disk(str(tmp_path / "bad"))
+    common = {"path": "bad", "source_field": "src", "splits": {"train": "train"}, **OPTIONS}
+    common["held_out_size"] = 1
+    with pytest.raises(DataError, match=r"bad \[train\], row 1: field 'tgt' holds list"):
+        HFPairsDataModule(str(tmp_path), target_field="tgt", **common).prepare_data()
+    with pytest.raises(DataError, match=r"row 1: field 'refs' must be a non-empty list of texts"):
+        HFPairsDataModule(
+            str(tmp_path), target_field="src", references_field="refs", **common
+        ).prepare_data()
+
+
 def test_a_url_is_downloaded_into_the_data_folder_once(files: Path, tmp_path: Path) -> None:
     import functools
     import http.server

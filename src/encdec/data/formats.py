@@ -82,7 +82,8 @@ def _empty(path: Path) -> DataError:
     return DataError(f"{path} has no rows: every split needs at least one pair.")
 
 
-def _text(value: object, path: Path, where: str, field: str) -> str:
+def as_text(value: object, path: Path | str, where: str, field: str) -> str:
+    """A field's value as text (a number as its digits, missing as empty), else a DataError."""
     if value is None:
         return ""  # an empty side: dropped and counted later
     if isinstance(value, str):
@@ -95,7 +96,8 @@ def _text(value: object, path: Path, where: str, field: str) -> str:
     )
 
 
-def _references(value: object, path: Path, where: str, field: str) -> list[str]:
+def as_references(value: object, path: Path | str, where: str, field: str) -> list[str]:
+    """A field's value as a non-empty list of texts, else a DataError."""
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value) or not value:
         raise DataError(
             f"{path}, {where}: field {field!r} must be a non-empty list of texts (the "
@@ -145,7 +147,7 @@ def read_delimited(
                 value = json.loads(fields[columns[2]])
             except json.JSONDecodeError:
                 value = fields[columns[2]]
-            refs = _references(value, path, where, str(references))
+            refs = as_references(value, path, where, str(references))
         rows += 1
         yield Row(fields[columns[0]], fields[columns[1]], refs)
     if not rows:
@@ -244,10 +246,12 @@ def read_jsonl(path: Path, source: Field, target: Field, references: Field = Non
                     f"data.{role}_field to the right name (dotted for nested, e.g. "
                     f"translation.de)."
                 ) from None
-        refs = None if references is None else _references(values[2], path, where, str(references))
+        refs = (
+            None if references is None else as_references(values[2], path, where, str(references))
+        )
         count += 1
         yield Row(
-            _text(values[0], path, where, source), _text(values[1], path, where, target), refs
+            as_text(values[0], path, where, source), as_text(values[1], path, where, target), refs
         )
     if not count:
         raise _empty(path)

@@ -38,6 +38,8 @@ from encdec.data.formats import (
     FORMATS,
     Field,
     Row,
+    as_references,
+    as_text,
     detect_format,
     read_file,
     read_text_pair,
@@ -377,11 +379,20 @@ class HFPairsDataModule(PairsDataModule):
                 )
         if not len(flat):
             raise DataError(f"{self._describe(stage)} has no rows: every split needs a pair.")
-        return self._rows_of(flat.select_columns(names), names)
+        return self._rows_of(flat.select_columns(names), names, self._describe(stage))
 
     @staticmethod
-    def _rows_of(table: datasets.Dataset, names: list[str]) -> Iterator[Row]:
+    def _rows_of(table: datasets.Dataset, names: list[str], where: str) -> Iterator[Row]:
+        """The rows of a hub split, each field checked as a file's are (text, or a list of
+        texts for the references)."""
+        number = 0
         for batch in table.iter(batch_size=BATCH_ROWS):
-            refs = batch[names[2]] if len(names) > 2 else [None] * len(batch[names[0]])
-            for s, t, r in zip(batch[names[0]], batch[names[1]], refs, strict=True):
-                yield Row(s or "", t or "", list(r) if r is not None else None)
+            columns = [batch[n] for n in names]
+            for values in zip(*columns, strict=True):
+                number += 1
+                row = f"row {number}"
+                source, target = (
+                    as_text(v, where, row, n) for v, n in zip(values[:2], names[:2], strict=True)
+                )
+                refs = as_references(values[2], where, row, names[2]) if len(names) > 2 else None
+                yield Row(source, target, refs)
