@@ -13,6 +13,8 @@ import pyarrow.compute as pc
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from encdec.data.arrow import BATCH_ROWS
+
 
 @dataclass
 class Batch:
@@ -109,24 +111,19 @@ class PairDataset(Dataset):
     def lengths(self) -> list[int]:
         """Cost of each example in a batch: its longest side (+1 for BOS/EOS on the target),
         computed on the Arrow columns."""
-        return token_lengths(self.table, self.max_src_len)
+        src, tgt = list_lengths(self.table, "src_ids"), list_lengths(self.table, "tgt_ids")
+        if self.max_src_len is not None:
+            src = np.minimum(src, self.max_src_len)
+        return np.maximum(src, tgt + 1).tolist()
 
 
 def list_lengths(table: datasets.Dataset, column: str) -> np.ndarray:
     """The length of every list in a column of token ids, computed by Arrow a batch at a time."""
     parts = [
         pc.list_value_length(batch[column]).to_numpy(zero_copy_only=False)
-        for batch in table.select_columns([column]).with_format("arrow").iter(batch_size=10_000)
+        for batch in table.select_columns([column]).with_format("arrow").iter(BATCH_ROWS)
     ]
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-
-
-def token_lengths(table: datasets.Dataset, max_src_len: int | None = None) -> list[int]:
-    """max(source length (cut to `max_src_len`), target length + 1) of every row."""
-    src, tgt = list_lengths(table, "src_ids"), list_lengths(table, "tgt_ids")
-    if max_src_len is not None:
-        src = np.minimum(src, max_src_len)
-    return np.maximum(src, tgt + 1).tolist()
 
 
 class Collator:
