@@ -34,6 +34,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+#: The child processes import this checkout's encdec.
+CHILD_ENV = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
 
 
 def sentences(data_dir: Path, split: str, lang: str) -> list[str]:
@@ -134,7 +136,7 @@ def train(folder: Path, cache: Path, steps: int) -> dict:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+        env=CHILD_ENV,
     )
     peak = MemoryPeak(proc.pid, every_s=0.2)
     _, err = proc.communicate()
@@ -212,7 +214,7 @@ def main() -> None:
                 check=True,
                 capture_output=True,
                 text=True,
-                env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+                env=CHILD_ENV,
             )
             row = {"size": size, "tsv_mib": round((folder / "train.tsv").stat().st_size / 2**20)}
             row |= json.loads(out.stdout.strip().splitlines()[-1])

@@ -154,9 +154,19 @@ def test_hf_pairs_save_to_disk_with_nested_fields(data_dir: Path, tmp_path: Path
         wrong.prepare_data()
 
 
-def test_hf_pairs_by_name_through_load_dataset(data_dir: Path, tmp_path: Path) -> None:
-    """A local folder loads through the same load_dataset call as a hub name."""
+def test_hf_pairs_by_name_through_load_dataset(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A local folder loads through the same load_dataset call as a hub name, once a split."""
     folder = dialogsum_hub_folder(data_dir, tmp_path / "hub", limit=40)
+    calls: list[str] = []
+    load = datasets.load_dataset
+
+    def counted(*args, split: str, **kwargs):
+        calls.append(split)
+        return load(*args, split=split, **kwargs)
+
+    monkeypatch.setattr(datasets, "load_dataset", counted)
     dm = ready(
         HFPairsDataModule(
             str(tmp_path),
@@ -169,6 +179,7 @@ def test_hf_pairs_by_name_through_load_dataset(data_dir: Path, tmp_path: Path) -
     )
     assert len(dm.datasets["test"]) == 40
     assert all(len(refs) == 3 for refs in dm.datasets["test"].references)
+    assert sorted(calls) == ["test", "train", "validation"]
 
 
 def test_dialogsum_falls_back_to_the_hub_copy(data_dir: Path, tmp_path: Path) -> None:

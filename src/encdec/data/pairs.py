@@ -310,7 +310,8 @@ class HFPairsDataModule(PairsDataModule):
         self.path = None if path is None else Path(path).expanduser()
         if self.path is not None and not self.path.is_absolute():
             self.path = self.data_dir / self.path
-        self._dataset: Any = None
+        self._dataset: Any = None  # what load_from_disk read: a Dataset or a DatasetDict
+        self._loaded: dict[str, datasets.Dataset] = {}
 
     def _describe(self, stage: str) -> str:
         where = (
@@ -320,6 +321,13 @@ class HFPairsDataModule(PairsDataModule):
         return f"{where} [{split}]" if split else f"held out of {self._describe('train')}"
 
     def _split(self, stage: str) -> datasets.Dataset:
+        """The stage's split, loaded once (its cache key and its rows both read it; a hub
+        `load_dataset` may ask the network each time)."""
+        if stage not in self._loaded:
+            self._loaded[stage] = self._load_split(stage)
+        return self._loaded[stage]
+
+    def _load_split(self, stage: str) -> datasets.Dataset:
         split = str(self.splits[stage])
         datasets.disable_progress_bars()
         if self.path is not None:
