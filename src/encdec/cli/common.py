@@ -28,8 +28,25 @@ from encdec.models.embedding import EmbeddingFileError
 
 log = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parents[3]
-CONF_DIR = str(ROOT / "conf")
+
+PACKAGE = Path(__file__).resolve().parents[1]
+
+
+def find_conf(package: Path = PACKAGE) -> tuple[Path, Path]:
+    """The config folder and the project root the entry points use.
+
+    From a checkout (or an editable install) that is the checkout's own `conf/`, the one a user
+    edits, and the checkout as root; from an installed wheel, the copy shipped inside the package
+    (`encdec/conf`) and the current directory as root (data, caches and outputs land there).
+    """
+    checkout = package.parents[1]
+    if (checkout / "conf" / "train.yaml").is_file():
+        return checkout / "conf", checkout
+    return package / "conf", Path.cwd()
+
+
+CONF, ROOT = find_conf()
+CONF_DIR = str(CONF)
 os.environ.setdefault("ENCDEC_ROOT", str(ROOT))
 
 
