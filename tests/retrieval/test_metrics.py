@@ -35,6 +35,10 @@ def test_recall_and_mrr_match_hand_computation() -> None:
 def test_recall_past_the_ranking_depth_is_refused() -> None:
     with pytest.raises(ValueError, match="recall@20 needs rankings of depth >= 20, not 5"):
         evaluate(np.array([1, 2]), depth=5)
+    with pytest.raises(ValueError, match="depth >= 20, not 5"):
+        evaluate(np.array([1, 2]), depth=5, collection=6)
+    # A ranking of the whole (small) collection answers recall@k for any k.
+    assert evaluate(np.array([1, 5]), depth=5, collection=5).recall[20] == 1.0
     with pytest.raises(ValueError, match="No questions"):
         evaluate(np.array([], dtype=int), depth=5)
 

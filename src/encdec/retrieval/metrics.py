@@ -48,14 +48,17 @@ def ranks_from_scores(scores: np.ndarray, gold: np.ndarray) -> np.ndarray:
     return (scores >= right).sum(axis=1)  # itself included: rank 1 when nothing ties or beats it
 
 
-def evaluate(ranks: np.ndarray, depth: int, ks: Sequence[int] = (1, 5, 20)) -> RetrievalScores:
+def evaluate(
+    ranks: np.ndarray, depth: int, ks: Sequence[int] = (1, 5, 20), collection: int | None = None
+) -> RetrievalScores:
     """RetrievalScores of 1-based ranks (0: not ranked) found among the first `depth` passages
-    (a ranking's k, or the collection's size for full scores); recall@k past it is refused
-    rather than silently too low."""
+    (a ranking's k, or the collection's size for full scores). Recall@k past the depth is refused
+    rather than silently too low, unless the ranking holds the whole collection of `collection`
+    passages (then recall@k = recall@depth)."""
     ranks = np.asarray(ranks)
     if ranks.size == 0:
         raise ValueError("No questions to evaluate.")
-    if max(ks) > depth:
+    if max(ks) > depth and (collection is None or depth < collection):
         raise ValueError(f"recall@{max(ks)} needs rankings of depth >= {max(ks)}, not {depth}.")
     found = ranks > 0
     recall = {k: float(np.mean(found & (ranks <= k))) for k in ks}
