@@ -62,3 +62,31 @@ def test_encoder_option_is_announced_in_one_line(tmp_path: Path) -> None:
         "--encoder model.pt: dense retrieval comes with task=retrieval (issue 29); for now this "
         "benchmark runs BM25 only (leave out --encoder)."
     ]
+
+
+def test_dense_and_hybrid_rows_with_a_stand_in_encoder(tmp_path: Path, capsys) -> None:
+    """What --encoder will run once task=retrieval loads a model: here a bag-of-words encoder."""
+    import importlib.util
+
+    import numpy as np
+
+    from encdec.retrieval.squad_pairs import read_squad_pairs
+
+    spec = importlib.util.spec_from_file_location(
+        "bench_retrieval", REPO / "bench" / "retrieval.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+    def bag_of_words(texts):
+        vectors = np.zeros((len(texts), 64), np.float32)
+        for i, text in enumerate(texts):
+            for word in text.lower().strip("?.").split():
+                vectors[i, sum(map(ord, word)) % 64] += 1.0
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    pairs = read_squad_pairs(squad_folder(tmp_path) / "validation.jsonl")
+    module.run("dev", pairs, (bag_of_words, bag_of_words, "h" * 64, "mean"), threads=1)
+    rows = capsys.readouterr().out.splitlines()
+    assert [r.split(" | ")[1] for r in rows] == ["BM25", "dense", "hybrid (RRF)"]
+    assert all(" | 1.000 | 1.000 | 1.000 | 1.000 | " in r for r in rows)
