@@ -108,6 +108,11 @@ class VectorIndex:
             )
         if backend not in BACKENDS:
             raise ValueError(f"backend={backend!r} is not one of {list(BACKENDS)}.")
+        if backend == "faiss" and not faiss_available():
+            raise ValueError(
+                "backend='faiss' needs faiss-cpu: pip install 'encdec[retrieval]', or use "
+                "backend='exact' (the same results, in numpy)."
+            )
         self.vectors, self.info = vectors, info
         use_faiss = backend == "faiss" or (backend == "auto" and faiss_available())
         self.backend = "faiss" if use_faiss else "exact"
