@@ -133,3 +133,12 @@ def test_index_lives_beside_its_passages() -> None:
     assert default_index_path("/data/squad/passages.jsonl") == Path(
         "/data/squad/passages.jsonl.index"
     )
+
+
+def test_without_faiss_auto_is_exact_and_faiss_is_one_line(monkeypatch) -> None:
+    import encdec.retrieval.index as index_module
+
+    monkeypatch.setattr(index_module, "faiss_available", lambda: False)
+    assert make_index(backend="auto").backend == "exact"
+    with pytest.raises(ValueError, match=r"needs faiss-cpu: pip install 'encdec\[retrieval\]'"):
+        make_index(backend="faiss")
