@@ -66,6 +66,7 @@ ALLOWED_TARGETS = frozenset(
         "encdec.callbacks.StopOnNonFiniteLoss",
         "encdec.callbacks.TokenThroughput",
         "encdec.loggers.WandbLogger",
+        "encdec.schedules.InverseSqrt",
         # Lightning's, as this project's config uses them
         "lightning.pytorch.Trainer",
         "lightning.pytorch.callbacks.ModelCheckpoint",
