@@ -59,6 +59,7 @@ ALLOWED_TARGETS = frozenset(
         "encdec.data.pairs.HFPairsDataModule",
         "encdec.checkpoint_io.AtomicCheckpointIO",
         "encdec.callbacks.AttentionHeatmaps",
+        "encdec.callbacks.CheckpointAveraging",
         "encdec.callbacks.GradNormMonitor",
         "encdec.callbacks.InterruptCheckpoint",
         "encdec.callbacks.RngState",
