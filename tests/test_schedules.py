@@ -94,3 +94,29 @@ def test_refuses_a_warmup_below_one_step(warmup: int) -> None:
     optimizer = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=LR)
     with pytest.raises(ValueError, match=f"warmup_updates={warmup}"):
         InverseSqrt(optimizer, warmup_updates=warmup)
+
+
+def test_steps_once_per_optimizer_step_in_a_real_training(tmp_path, data_dir, monkeypatch) -> None:
+    """Through Task.configure_optimizers (scheduler_interval=step), as train.py builds it."""
+    import lightning as L
+
+    from tests.helpers import SMALL, build_task, compose_train
+
+    monkeypatch.setenv("ENCDEC_DATA_DIR", str(data_dir))
+    cfg = compose_train([*SMALL, "scheduler=none", "test=false"], tmp_path)
+    schedule = {"_target_": "encdec.schedules.InverseSqrt", "_partial_": True, "warmup_updates": 4}
+    datamodule, task = build_task(cfg, scheduler=schedule, scheduler_interval="step")
+    trainer = L.Trainer(
+        max_steps=3,
+        limit_train_batches=3,
+        limit_val_batches=0,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+    )
+    trainer.fit(task, datamodule=datamodule)
+    peak = cfg.task.optimizer.lr
+    (optimizer,) = trainer.optimizers
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(1e-7 + 3 * (peak - 1e-7) / 4)
