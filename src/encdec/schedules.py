@@ -50,9 +50,9 @@ class InverseSqrt(LRScheduler):
         self.warmup_init_lr = warmup_init_lr
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self) -> list[float]:
+    def get_lr(self) -> list[float | torch.Tensor]:
         # last_epoch counts the scheduler's steps: the optimizer steps taken so far.
         return [
-            inverse_sqrt_lr(self.last_epoch, peak, self.warmup_updates, self.warmup_init_lr)
+            inverse_sqrt_lr(self.last_epoch, float(peak), self.warmup_updates, self.warmup_init_lr)
             for peak in self.base_lrs
         ]
