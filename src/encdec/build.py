@@ -59,6 +59,7 @@ ALLOWED_TARGETS = frozenset(
         "encdec.data.pairs.HFPairsDataModule",
         "encdec.checkpoint_io.AtomicCheckpointIO",
         "encdec.callbacks.AttentionHeatmaps",
+        "encdec.callbacks.CheckpointAveraging",
         "encdec.callbacks.GradNormMonitor",
         "encdec.callbacks.InterruptCheckpoint",
         "encdec.callbacks.RngState",
@@ -66,6 +67,7 @@ ALLOWED_TARGETS = frozenset(
         "encdec.callbacks.StopOnNonFiniteLoss",
         "encdec.callbacks.TokenThroughput",
         "encdec.loggers.WandbLogger",
+        "encdec.schedules.InverseSqrt",
         # Lightning's, as this project's config uses them
         "lightning.pytorch.Trainer",
         "lightning.pytorch.callbacks.ModelCheckpoint",

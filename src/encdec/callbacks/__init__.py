@@ -1,6 +1,7 @@
 """Lightning callbacks: dashboard reports, and surviving faults (resume, NaN stop, Ctrl-C)."""
 
 from encdec.callbacks.attention_plots import AttentionHeatmaps
+from encdec.callbacks.averaging import CheckpointAveraging
 from encdec.callbacks.faults import (
     InterruptCheckpoint,
     RngState,
@@ -13,6 +14,7 @@ from encdec.callbacks.throughput import TokenThroughput
 
 __all__ = [
     "AttentionHeatmaps",
+    "CheckpointAveraging",
     "GradNormMonitor",
     "InterruptCheckpoint",
     "RngState",
