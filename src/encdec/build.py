@@ -213,7 +213,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
 def _tokenizer(saved: SavedModel, source: str) -> Tokenizer:
     try:
         return Tokenizer.from_str(saved.tokenizer)
-    except (Exception, BaseException) as err:  # the Rust parser's errors; its panics too
+    except BaseException as err:  # the Rust parser's errors; its panics (PanicException) too
         if isinstance(err, KeyboardInterrupt | SystemExit):
             raise
         raise CheckpointError(f"{source}: the saved tokenizer is unreadable ({err}).") from None

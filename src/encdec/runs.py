@@ -8,7 +8,8 @@
 - `run_lock(folder)`: `<folder>/.lock`, held by the training process (rank 0) while it runs; a
   second process for the same folder is refused with `RunFolderInUse`, naming the folder and the
   pid. The lock is an flock, which the kernel drops when its process dies: a lock left by a
-  killed run is taken over. A process that holds a folder's lock may take it again (nested).
+  killed run is taken over. `run_lock` in a process that already holds the folder (taken by
+  `LockRunFolder` at the start) keeps that lock.
 - `LockRunFolder`: a Hydra callback (conf/hydra/default.yaml) that takes the lock when the run
   starts, before Hydra writes `.hydra/config.yaml`, `overrides.yaml` or the log into the folder:
   a refused second start changes nothing of the running one.
@@ -84,26 +85,21 @@ def _holder(lock: Path) -> str:
     return f"pid {pid}" + (f" on {host}" if host and host != socket.gethostname() else "")
 
 
-#: Locks this process holds: real folder path -> [file descriptor, holders].
-_HELD: dict[str, list[int]] = {}
+#: Locks this process holds: real folder path -> file descriptor.
+_HELD: dict[str, int] = {}
 
 
 def acquire_run_lock(folder: str | os.PathLike) -> Callable[[], None]:
     """Lock `folder` for this process (`<folder>/.lock` holds pid and host); returns `release`.
 
     Raises RunFolderInUse when a live process holds it. Only rank 0 locks: the other DDP ranks
-    run in rank 0's folder, and get a `release` that does nothing. Taken again by the process
-    that holds it (Hydra's callback, then train.py), it is counted, and dropped by the last
-    release.
+    run in rank 0's folder, and get a `release` that does nothing.
     """
     folder = Path(folder)
     if fcntl is None or not is_rank_zero():
         return lambda: None
     folder.mkdir(parents=True, exist_ok=True)
     key = os.path.realpath(folder)
-    if key in _HELD:
-        _HELD[key][1] += 1
-        return _releaser(key)
     lock = folder / ".lock"
     fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -118,22 +114,12 @@ def acquire_run_lock(folder: str | os.PathLike) -> Callable[[], None]:
         ) from None
     os.ftruncate(fd, 0)
     os.write(fd, f"{os.getpid()} {socket.gethostname()}\n".encode())
-    _HELD[key] = [fd, 1]
-    return _releaser(key)
-
-
-def _releaser(key: str) -> Callable[[], None]:
-    done = False
+    _HELD[key] = fd
 
     def release() -> None:
-        nonlocal done
-        if done or key not in _HELD:
-            return
-        done = True
-        _HELD[key][1] -= 1
-        if _HELD[key][1] > 0:
-            return
-        fd = _HELD.pop(key)[0]
+        if _HELD.get(key) != fd:
+            return  # released already
+        del _HELD[key]
         with contextlib.suppress(OSError):
             os.ftruncate(fd, 0)  # an empty lock file: nobody is running here
             os.close(fd)  # drops the flock
@@ -143,8 +129,10 @@ def _releaser(key: str) -> Callable[[], None]:
 
 @contextlib.contextmanager
 def run_lock(folder: str | os.PathLike) -> Iterator[None]:
-    """`acquire_run_lock` for a block: the folder is this process's until the block ends."""
-    release = acquire_run_lock(folder)
+    """`acquire_run_lock` for a block: the folder is this process's until the block ends (kept,
+    not taken again, when this process holds it already: `LockRunFolder` took it at the start)."""
+    held = os.path.realpath(folder) in _HELD
+    release = (lambda: None) if held else acquire_run_lock(folder)
     try:
         yield
     finally:
