@@ -304,7 +304,15 @@ def test_resume_with_a_crafted_best_model_path_never_loads_it(tmp_path: Path, da
     package = legit()
     for key, state in package["callbacks"].items():
         if key.startswith("ModelCheckpoint"):
-            state.update(dirpath=str(run_dir / "checkpoints"), best_model_path=str(pickle_file))
+            best = torch.tensor(1e9 if "'mode': 'max'" in key else -1e9)  # never beaten
+            state.update(
+                dirpath=str(run_dir / "checkpoints"),
+                best_model_path=str(pickle_file),
+                best_model_score=best,
+                kth_best_model_path=str(pickle_file),
+                kth_value=best,
+                best_k_models={str(pickle_file): best},
+            )
     resume = save(package, tmp_path / "resume.ckpt")
     args = ["train.py", *SMALL, "trainer.max_steps=22", f"resume={resume}"]
     result = run([*args, f"hydra.run.dir={run_dir}"], ROOT, data_dir)
