@@ -63,6 +63,7 @@ ALLOWED_TARGETS = frozenset(
         "encdec.callbacks.StopOnNonFiniteLoss",
         "encdec.callbacks.TokenThroughput",
         "encdec.loggers.WandbLogger",
+        "encdec.runs.LockRunFolder",  # Hydra's callback (conf/hydra), never in a saved config
         # Lightning's, as this project's config uses them
         "lightning.pytorch.Trainer",
         "lightning.pytorch.callbacks.ModelCheckpoint",
