@@ -318,6 +318,7 @@ def data_config(
         data_dir if data_dir is not None else user["data_dir"],
         cache_dir if cache_dir is not None else user["cache_dir"],
         source,
+        overrides,
     )
     data = OmegaConf.create(safe)
     if overrides:

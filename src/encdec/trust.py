@@ -415,14 +415,23 @@ def plain_relative(value: str) -> bool:
 
 
 def safe_data_config(
-    data: Mapping[str, Any], saved_root: str | None, data_root: str, cache_dir: str, source: str
+    data: Mapping[str, Any],
+    saved_root: str | None,
+    data_root: str,
+    cache_dir: str,
+    source: str,
+    given: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The saved data node with its locations made the user's: `data_dir` is `data_root` (plus
     the saved corpus sub-folder when it is plain names), `cache_dir` is the user's, URLs are
     dropped (no download), file names and hub names are kept only when they are plain names
-    inside the data folder; anything else is refused, naming the key and the option to give."""
+    inside the data folder; anything else is refused, naming the key and the option to give,
+    unless the user gives it (`given`: the user's own data options, merged over the result)."""
     node = dict(data)
+    user = {path for path, _, _ in walk(given or {})}
     for key, value in list(node.items()):
+        if key in user and not isinstance(value, Mapping | list):
+            continue  # the user's value replaces it
         if key == "data_dir":
             node[key] = str(PurePosixPath(data_root) / corpus_folder(value, saved_root, source))
         elif key in FOLDER_KEYS:
@@ -431,7 +440,7 @@ def safe_data_config(
             node[key] = None
         elif key in FILE_KEYS:
             for where, _, leaf in [(key, None, value), *walk(value, key)]:
-                if isinstance(leaf, str) and not plain_relative(leaf):
+                if isinstance(leaf, str) and where not in user and not plain_relative(leaf):
                     raise CheckpointError(
                         f"{source}: data.{where}={leaf[:200]!r} is not a file name inside the "
                         f"data folder; a saved config never chooses where data is read from. "

@@ -105,6 +105,19 @@ def test_a_file_name_outside_the_data_folder_is_refused(tmp_path: Path, key: str
     assert key in str(err.value) and "\n" not in str(err.value)
 
 
+def test_a_file_name_the_user_gives_replaces_a_refused_one(tmp_path: Path) -> None:
+    splits = {"train": "train", "val": "val", "test": "/etc/passwd"}
+    path = save(with_config(legit(), **{"data.splits": splits}), tmp_path / "files.ckpt")
+    loaded = build.load_checkpoint(
+        path,
+        str(tmp_path / "data"),
+        str(tmp_path / "cache"),
+        with_data=True,
+        data_overrides={"splits": {"test": "test_2016_flickr"}},
+    )
+    assert loaded.datamodule.splits["test"] == "test_2016_flickr"
+
+
 def test_saved_urls_and_folders_are_replaced_by_the_users(tmp_path: Path) -> None:
     crafted = with_config(
         legit(),
