@@ -187,9 +187,22 @@ def assemble(cfg: DictConfig) -> Assembled:
     net = build_network(cfg.model, datamodule.tokenizer, dim)
     embeddings.apply(net, datamodule, dim)
     task = build_task(cfg.task, net, datamodule.tokenizer)
-    config = OmegaConf.to_container(cfg, resolve=True)
-    task.checkpoint_extras = SavedModel.new(config, datamodule.tokenizer)
+    task.checkpoint_extras = SavedModel.new(plain(cfg, resolve=True), datamodule.tokenizer)
     return Assembled(datamodule, task)
+
+
+def plain(node: DictConfig, resolve: bool = False) -> dict[str, Any]:
+    """A config node as plain values (what a checkpoint saves)."""
+    container = OmegaConf.to_container(node, resolve=resolve)
+    assert isinstance(container, dict)  # a DictConfig's container is a dict
+    return container  # type: ignore[return-value]
+
+
+def record(task: Task) -> SavedModel:
+    """The task's `SavedModel` record (set by `assemble` / `rebuild`)."""
+    if task.checkpoint_extras is None:
+        raise ConfigError("This task was not built by encdec.build (assemble or a loader).")
+    return task.checkpoint_extras
 
 
 # -- files -> task --------------------------------------------------------------------------------
@@ -267,9 +280,7 @@ def rebuild(
         task.load_state_dict(state_dict)
     except RuntimeError as err:  # e.g. a dtype that cannot be copied
         raise CheckpointError(f"{source}: the weights do not fit the saved config: {err}") from None
-    task.checkpoint_extras = SavedModel.new(
-        OmegaConf.to_container(config), tok, task_kind=saved.task_kind
-    )
+    task.checkpoint_extras = SavedModel.new(plain(config), tok, task_kind=saved.task_kind)
     return task.eval(), config
 
 
@@ -309,7 +320,7 @@ def data_config(
     """The saved data node with the user's locations (trust.safe_data_config) and the user's
     own `overrides` merged over it. Without `data_dir` / `cache_dir`: the user's defaults
     (ENCDEC_DATA_DIR or ./data; ./.cache), never the saved ones."""
-    saved = OmegaConf.to_container(config.data)
+    saved = plain(config.data)
     root = OmegaConf.select(config, "paths.data_dir")
     user = _default_paths()
     safe = safe_data_config(
@@ -323,6 +334,7 @@ def data_config(
     data = OmegaConf.create(safe)
     if overrides:
         data = OmegaConf.merge(data, OmegaConf.create(dict(overrides)))
+    assert isinstance(data, DictConfig)
     return data
 
 
@@ -344,7 +356,7 @@ def load_model_file(path: str | Path, map_location: Any = "cpu") -> Loaded:
 
 def write_model_file(task: Task, out: str | Path) -> Path:
     """One file with the weights, the tokenizer and the config (no trainer state)."""
-    saved = dataclasses.replace(task.checkpoint_extras, tokenizer=task.tokenizer.to_str())
+    saved = dataclasses.replace(record(task), tokenizer=task.tokenizer.to_str())
     return write_package(saved, task.state_dict(), out)
 
 

@@ -121,13 +121,13 @@ def train(cfg: DictConfig) -> dict[str, float]:
     parts = build.assemble(cfg)
     datamodule, task = parts.datamodule, parts.task
     if ckpt is not None:
-        build.check_resume(ckpt, ckpt_path, task)
+        build.check_resume(ckpt, str(ckpt_path), task)
         log.info(
             "Resuming from %s (epoch %d, step %d)", ckpt_path, ckpt["epoch"], ckpt["global_step"]
         )
         continue_wandb_run(cfg, ckpt["encdec"].wandb_run_id)
         del ckpt
-    resolved = task.checkpoint_extras.config
+    resolved = build.record(task).config
     if is_rank_zero():  # encdec.runs: the run's files are rank 0's (DDP ranks share the folder)
         OmegaConf.save(resolved, output_dir / "config_resolved.yaml")
         datamodule.tokenizer.save(str(output_dir / "tokenizer.json"))
@@ -143,7 +143,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     for lg in loggers:
         lg.log_hyperparams(resolved)
         if isinstance(lg, WandbLogger):  # so that a resumed run continues this W&B run
-            task.checkpoint_extras = replace(task.checkpoint_extras, wandb_run_id=lg.version)
+            task.checkpoint_extras = replace(build.record(task), wandb_run_id=lg.version)
 
     metrics: dict[str, Any] = {}
     try:
