@@ -339,9 +339,8 @@ def _check_added_tokens(added: Any, vocab: dict[str, int], refuse: Any) -> None:
         if token_id < len(vocab) and vocab.get(entry["content"]) != token_id:
             raise refuse(f"added token {entry['content'][:20]!r} does not match the vocabulary")
         seen.add(token_id)
-    if sorted(i for i in seen if i >= len(vocab)) != list(
-        range(len(vocab), len(vocab) + sum(i >= len(vocab) for i in seen))
-    ):
+    beyond = sorted(i for i in seen if i >= len(vocab))  # numbered on from the vocabulary
+    if beyond != list(range(len(vocab), len(vocab) + len(beyond))):
         raise refuse("the added tokens' ids do not follow the vocabulary's")
 
 
