@@ -2,178 +2,58 @@
 model file becomes a ready task.
 
 Training, evaluation, prediction, export, `encdec.load` and the tests all build through here, and
-nothing else instantiates model or task configs. Files are data, never code: tensors are read with
-`torch.load(weights_only=True)`, and a saved config is built only when every `_target_` in it names
-a class on this module's allowlist (`ALLOWED_TARGETS`, or a torch optimizer / LR scheduler);
-anything else is refused before anything is built, naming the key and the value.
-
-To add a model, a task or a data source of your own: write the class, give it a config file with
-its `_target_`, and add its dotted name to `ALLOWED_TARGETS` (docs/extending.md).
+nothing else instantiates model or task configs. What a file may say is checked first by
+encdec.trust (allowlist, refusals, tokenizer, weights) as encdec.artifacts reads it (file
+formats, versions, migration); here a checked record is built: on the `meta` device first, so
+weights that do not fit the config are refused before real memory is allocated, and with the
+data node's locations made the user's (`trust.safe_data_config`).
 """
 
 from __future__ import annotations
 
-import copy
-import hashlib
-import inspect
+import dataclasses
 import logging
-import pickle
-from collections.abc import Iterator, Mapping
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from hydra.errors import InstantiationException
-from hydra.utils import get_class, instantiate
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from tokenizers import Tokenizer
 from torch import nn
 
+from encdec.artifacts import (  # noqa: F401 (re-exported: their home before the split)
+    FORMAT_VERSION,
+    MODEL_FILE_FORMAT,
+    SavedModel,
+    read_model_file,
+    refuse_overwriting,
+    tokenizer_hash,
+    upgrade_config,
+)
+from encdec.artifacts import read_checkpoint as read_checkpoint_file
+from encdec.artifacts import write_model_file as write_package
 from encdec.data.base import BucketedDataModule
 from encdec.data.tokenization import PAD, placeholder_tokenizer
 from encdec.data.word2vec import Word2VecSettings, cached_word2vec
-from encdec.errors import CheckpointError, ConfigError
-from encdec.files import atomic_save
-from encdec.models.embedding import EmbeddingFileError, load_pretrained, sniff_format
+from encdec.errors import CheckpointError, ConfigError, EmbeddingFileError, EncdecError
+from encdec.models.embedding import load_pretrained, sniff_format
 from encdec.tasks.base import Task
+from encdec.trust import (  # noqa: F401 (re-exported: their home before the split)
+    ALLOWED_TARGETS,
+    allowed_target,
+    check_options,
+    check_shapes,
+    corpus_folder,
+    safe_data_config,
+)
+from encdec.trust import check_saved_config as check_targets  # noqa: F401 (its old name)
 
 log = logging.getLogger(__name__)
-
-#: The classes a config (a checkpoint's or model file's above all) may name in `_target_`.
-ALLOWED_TARGETS = frozenset(
-    {
-        # this project's own
-        "encdec.models.Seq2Seq",
-        "encdec.models.TransformerSeq2Seq",
-        "encdec.models.DocumentReader",
-        "encdec.models.attention.BahdanauAttention",
-        "encdec.models.attention.LuongAttention",
-        "encdec.tasks.Seq2SeqTask",
-        "encdec.tasks.QATask",
-        "encdec.decoding.DecodingSettings",
-        "encdec.data.datamodule.TranslationDataModule",
-        "encdec.data.datamodule.DialogSumDataModule",
-        "encdec.data.squad.SquadDataModule",
-        "encdec.data.pairs.TextPairsDataModule",
-        "encdec.data.pairs.HFPairsDataModule",
-        "encdec.checkpoint_io.AtomicCheckpointIO",
-        "encdec.callbacks.AttentionHeatmaps",
-        "encdec.callbacks.CheckpointAveraging",
-        "encdec.callbacks.GradNormMonitor",
-        "encdec.callbacks.InterruptCheckpoint",
-        "encdec.callbacks.RngState",
-        "encdec.callbacks.SampleTable",
-        "encdec.callbacks.StopOnNonFiniteLoss",
-        "encdec.callbacks.TokenThroughput",
-        "encdec.loggers.WandbLogger",
-        "encdec.schedules.InverseSqrt",
-        # Lightning's, as this project's config uses them
-        "lightning.pytorch.Trainer",
-        "lightning.pytorch.callbacks.ModelCheckpoint",
-        "lightning.pytorch.callbacks.LearningRateMonitor",
-        "lightning.pytorch.callbacks.RichProgressBar",
-        "lightning.pytorch.callbacks.RichModelSummary",
-        "lightning.pytorch.callbacks.EarlyStopping",
-        "lightning.pytorch.strategies.DDPStrategy",
-        "lightning.pytorch.loggers.CSVLogger",
-        "lightning.pytorch.loggers.TensorBoardLogger",
-        # written by encdec before model format 2 (dropped by `upgrade_config`)
-        "encdec.models.EmbeddingInit",
-    }
-)
-
-#: The Hydra keys a saved config may hold.
-_HYDRA_KEYS = {"_target_", "_partial_", "_recursive_", "_convert_"}
-
-
-def allowed_target(target: object) -> bool:
-    """On the allowlist, or a torch optimizer / LR scheduler class by its public name."""
-    if not isinstance(target, str):
-        return False
-    if target in ALLOWED_TARGETS:
-        return True
-    module, _, name = target.rpartition(".")
-    if module == "torch.optim":
-        candidate = getattr(torch.optim, name, None)
-        base: type = torch.optim.Optimizer
-    elif module == "torch.optim.lr_scheduler":
-        candidate = getattr(torch.optim.lr_scheduler, name, None)
-        base = torch.optim.lr_scheduler.LRScheduler
-        if name == "ReduceLROnPlateau":
-            return True
-    else:
-        return False
-    # LambdaLR only makes sense with a function, which a saved config has no business naming.
-    return isinstance(candidate, type) and issubclass(candidate, base) and name != "LambdaLR"
-
-
-def _walk(node: Any, path: str) -> Iterator[tuple[str, Any, Any]]:
-    """(dotted key, key, value) of every entry of nested dicts / lists."""
-    if isinstance(node, Mapping):
-        for key, value in node.items():
-            child = f"{path}.{key}" if path else str(key)
-            yield child, key, value
-            yield from _walk(value, child)
-    elif isinstance(node, list | tuple):
-        for i, value in enumerate(node):
-            yield from _walk(value, f"{path}[{i}]")
-
-
-def check_targets(config: Any, source: str) -> None:
-    """Refuse a config that names anything but allowlisted classes (nothing is built yet)."""
-    for key_path, key, value in _walk(config, ""):
-        if isinstance(value, str) and "${" in value:  # a resolver could read the environment
-            raise CheckpointError(
-                f"{source}: {key_path}={value!r} is an interpolation; encdec saves resolved "
-                f"values only, so the file is refused."
-            )
-        if key == "_target_" and not allowed_target(value):
-            raise CheckpointError(
-                f"{source}: {key_path}={value!r} is not a class encdec builds, so the file is "
-                f"refused (a shared file could run code this way). Nothing was built. Use a "
-                f"file written by encdec's own train.py / export, or add your class to "
-                f"encdec.build.ALLOWED_TARGETS if you wrote it."
-            )
-        hydra_key = isinstance(key, str) and key.startswith("_") and key.endswith("_")
-        if hydra_key and key not in _HYDRA_KEYS:  # _args_ could smuggle positional values
-            raise CheckpointError(
-                f"{source}: {key_path} is not an option encdec writes; the file is refused."
-            )
-
-
-def check_options(section: Any, name: str) -> None:
-    """Every key of every `_target_` block must be an argument of its class: a message naming
-    the unknown option and the class's options (e.g. an RNN-only option given to the
-    Transformer), before anything is built."""
-    container = (
-        OmegaConf.to_container(section, resolve=True)
-        if isinstance(section, DictConfig)
-        else section
-    )
-    blocks = [(name, container)] + [
-        (f"{name}.{path}", value)
-        for path, _, value in _walk(container, "")
-        if isinstance(value, Mapping) and "_target_" in value
-    ]
-    for where, block in blocks:
-        if not isinstance(block, Mapping) or "_target_" not in block:
-            continue
-        try:
-            cls = get_class(block["_target_"])
-        except Exception:  # a function or a bad name: instantiate says what is wrong
-            continue
-        params = inspect.signature(cls).parameters
-        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-            continue
-        unknown = [k for k in block if k not in params and k not in _HYDRA_KEYS]
-        if unknown:
-            options = ", ".join(p for p in params if p not in ("self", "net", "tokenizer"))
-            raise ConfigError(
-                f"{', '.join(f'{where}.{k}' for k in unknown)}: not an option of "
-                f"{block['_target_']} (its options: {options}). Remove it, or choose the "
-                f"model / task that takes it."
-            )
 
 
 def _instantiate(section: Any, name: str, **kwargs: Any) -> Any:
@@ -182,7 +62,7 @@ def _instantiate(section: Any, name: str, **kwargs: Any) -> Any:
         return instantiate(section, **kwargs)
     except InstantiationException as err:
         cause = err.__cause__ or err
-        if isinstance(cause, ValueError) and type(cause) is not ValueError:
+        if isinstance(cause, EncdecError):
             raise cause from None  # already one of encdec's messages (ConfigError, DataError...)
         where = ".".join(p for p in (name, getattr(err, "full_key", "")) if p)
         message = str(cause)
@@ -307,70 +187,25 @@ def assemble(cfg: DictConfig) -> Assembled:
     net = build_network(cfg.model, datamodule.tokenizer, dim)
     embeddings.apply(net, datamodule, dim)
     task = build_task(cfg.task, net, datamodule.tokenizer)
-    task.checkpoint_extras = {
-        "version": FORMAT_VERSION,
-        "config": OmegaConf.to_container(cfg, resolve=True),
-        "tokenizer_sha256": tokenizer_hash(datamodule.tokenizer),
-    }
+    task.checkpoint_extras = SavedModel.new(plain(cfg, resolve=True), datamodule.tokenizer)
     return Assembled(datamodule, task)
 
 
+def plain(node: DictConfig, resolve: bool = False) -> dict[str, Any]:
+    """A config node as plain values (what a checkpoint saves)."""
+    container = OmegaConf.to_container(node, resolve=resolve)
+    assert isinstance(container, dict)  # a DictConfig's container is a dict
+    return container  # type: ignore[return-value]
+
+
+def record(task: Task) -> SavedModel:
+    """The task's `SavedModel` record (set by `assemble` / `rebuild`)."""
+    if task.checkpoint_extras is None:
+        raise ConfigError("This task was not built by encdec.build (assemble or a loader).")
+    return task.checkpoint_extras
+
+
 # -- files -> task --------------------------------------------------------------------------------
-#: Version of the saved config layout in checkpoints and model files. 1: before the `model`
-#: group chose the architecture (read by `upgrade_config`); 2: today's.
-FORMAT_VERSION = 2
-MODEL_FILE_FORMAT = "encdec-model"
-#: Decoding options a version-1 Seq2SeqTask config held at its top level.
-_DECODING_KEYS = (
-    "beam_size",
-    "val_beam_size",
-    "length_penalty",
-    "max_len_ratio",
-    "max_len_offset",
-    "max_len_cap",
-    "min_length",
-    "no_repeat_ngram_size",
-)
-#: Options a version-1 Transformer config carried (and ignored) for the RNN's sake.
-_RNN_ONLY = (
-    "rnn_type",
-    "attention",
-    "encoder_hidden_dim",
-    "bidirectional",
-    "input_feeding",
-    "bridge",
-    "copy",
-    "coverage",
-)
-
-
-def tokenizer_hash(tokenizer: Tokenizer) -> str:
-    return hashlib.sha256(tokenizer.to_str().encode()).hexdigest()
-
-
-def upgrade_config(config: dict[str, Any], version: int) -> dict[str, Any]:
-    """A saved config of an earlier layout in today's (plain dict surgery: nothing is built)."""
-    config = copy.deepcopy(config)
-    if version >= 2:
-        return config
-    model, task = config.setdefault("model", {}), config.setdefault("task", {})
-    embedding = model.pop("embedding", None) or {}
-    model["freeze_embeddings"] = bool(embedding.get("freeze", False))
-    config.setdefault(
-        "embeddings",
-        {"vectors": embedding.get("pretrained"), "word2vec": embedding.get("word2vec")},
-    )
-    task.setdefault("compile", bool(model.pop("compile", False)))
-    if model.get("_target_") == "encdec.models.TransformerSeq2Seq":
-        for key in _RNN_ONLY:
-            model.pop(key, None)
-    if task.get("_target_") == "encdec.tasks.Seq2SeqTask":
-        decoding = {k: task.pop(k) for k in _DECODING_KEYS if k in task}
-        task["decoding"] = {"_target_": "encdec.decoding.DecodingSettings", **decoding}
-    config.pop("checkpoint_filename", None)
-    return config
-
-
 @dataclass
 class Loaded:
     """A trained task rebuilt from a file, its (upgraded) config, and the datamodule if asked."""
@@ -380,89 +215,72 @@ class Loaded:
     datamodule: BucketedDataModule | None = None
 
 
-def _torch_load(path: Path, what: str, map_location: Any = "cpu") -> Any:
-    if not path.is_file():
-        raise FileNotFoundError(f"{what} not found: {path}.")
-    try:
-        return torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as err:
-        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-        found = [line for line in lines if "GLOBAL" in line]
-        if not found:  # no object to build, just bytes that are not a file torch wrote
-            reason = next((line for line in lines if line.startswith("Unsupported")), lines[-1])
-            raise CheckpointError(
-                f"{path} is not a readable {what.lower()} ({reason}). It may be truncated or not "
-                f"a {what.lower()} at all."
-            ) from None
-        raise CheckpointError(
-            f"{path} holds more than tensors and plain values, so it is refused unread: loading "
-            f"it could run code ({found[0].strip()}). Use a file written by encdec."
-        ) from None
-    except (RuntimeError, EOFError, ValueError, OSError) as err:
-        raise CheckpointError(
-            f"{path} is not a readable {what.lower()} ({err}). It may be truncated or not a "
-            f"{what.lower()} at all."
-        ) from None
-
-
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
-    """A train.py checkpoint on the CPU, its config checked against the allowlist."""
-    path = Path(path)
-    ckpt = _torch_load(path, "Checkpoint")
-    extras = ckpt.get("encdec") if isinstance(ckpt, dict) else None
-    if not isinstance(extras, dict) or "config" not in extras or "state_dict" not in ckpt:
-        raise CheckpointError(
-            f"{path} was not written by encdec's train.py (it has no 'encdec' entry with the "
-            f"config and tokenizer). Pass a checkpoint from a train.py run's checkpoints/ folder."
-        )
-    _check_saved(extras, str(path))
+    """A train.py checkpoint on the CPU, checked by encdec.trust (nothing built); its "encdec"
+    entry is the `SavedModel` record (config upgraded to today's layout)."""
+    ckpt, saved = read_checkpoint_file(path)
+    ckpt["encdec"] = saved
     return ckpt
 
 
-def _check_saved(saved: Mapping[str, Any], source: str) -> None:
-    """The parts of a file that get built: the config's targets, the version, the tokenizer."""
-    version = saved.get("version", 1)
-    if not isinstance(version, int) or not 1 <= version <= FORMAT_VERSION:
-        raise CheckpointError(
-            f"{source} was written in encdec format version {version!r}; this encdec reads "
-            f"versions 1 to {FORMAT_VERSION}. Use the encdec that wrote it, or upgrade encdec."
-        )
-    if not isinstance(saved.get("config"), dict) or not isinstance(saved.get("tokenizer"), str):
-        raise CheckpointError(f"{source}: the config or the tokenizer is missing or malformed.")
-    check_targets(saved["config"], source)
+def _tokenizer(saved: SavedModel, source: str) -> Tokenizer:
+    try:
+        return Tokenizer.from_str(saved.tokenizer)
+    except BaseException as err:  # the Rust parser's errors; its panics (PanicException) too
+        if isinstance(err, KeyboardInterrupt | SystemExit):
+            raise
+        raise CheckpointError(f"{source}: the saved tokenizer is unreadable ({err}).") from None
 
 
-def _rebuild(
-    saved: Mapping[str, Any],
+def _build_trained(config: DictConfig, tok: Tokenizer) -> Task:
+    network = build_network(config.model, tok)
+    return build_task(config.task, network, tok)
+
+
+def _config(saved: SavedModel, task_overrides: Mapping[str, Any] | None = None) -> DictConfig:
+    config = OmegaConf.create(saved.config)
+    if task_overrides:  # only options the saved task has (a QA task has no decoding)
+        known = {k: v for k, v in task_overrides.items() if k in config.task}
+        config.task = OmegaConf.merge(config.task, known)
+    return config
+
+
+def _meta_state(config: DictConfig, tok: Tokenizer) -> dict[str, torch.Tensor]:
+    """The names and shapes of the weights the config builds, allocating nothing."""
+    check_options(config.model, "model")
+    check_options(config.task, "task")
+    with torch.device("meta"), torch.random.fork_rng(devices=[]):
+        return _build_trained(config, tok).state_dict()
+
+
+def rebuild_shapes(saved: SavedModel, source: str) -> dict[str, torch.Tensor]:
+    """The weights (on the `meta` device: shapes only) the record's config builds."""
+    try:
+        return _meta_state(_config(saved), _tokenizer(saved, source))
+    except ConfigError as err:
+        raise CheckpointError(f"{source}: {err}") from None
+
+
+def rebuild(
+    saved: SavedModel,
     state_dict: Mapping[str, torch.Tensor],
     source: str,
     task_overrides: Mapping[str, Any] | None = None,
 ) -> tuple[Task, DictConfig]:
-    """Network + task of a saved config (upgraded to today's layout) with the saved weights."""
-    version = saved.get("version", 1)
-    config = OmegaConf.create(upgrade_config(saved["config"], version))
-    if task_overrides:  # only options the saved task has (a QA task has no decoding)
-        known = {k: v for k, v in task_overrides.items() if k in config.task}
-        config.task = OmegaConf.merge(config.task, known)
+    """Network + task of a checked record with its weights: built on the `meta` device first,
+    so that weights of other shapes are refused before real memory is allocated."""
+    config = _config(saved, task_overrides)
+    tok = _tokenizer(saved, source)
     try:
-        tok = Tokenizer.from_str(saved["tokenizer"])
-    except Exception as err:  # the Rust parser's own error types
-        raise CheckpointError(f"{source}: the saved tokenizer is unreadable ({err}).") from None
-    try:
-        check_options(config.model, "model")
-        check_options(config.task, "task")
-        task = build_task(config.task, build_network(config.model, tok), tok)
+        check_shapes(state_dict, _meta_state(config, tok), source)
+        task = _build_trained(config, tok)
     except ConfigError as err:
         raise CheckpointError(f"{source}: {err}") from None
     try:
         task.load_state_dict(state_dict)
-    except RuntimeError as err:  # missing / unexpected keys, other shapes
+    except RuntimeError as err:  # e.g. a dtype that cannot be copied
         raise CheckpointError(f"{source}: the weights do not fit the saved config: {err}") from None
-    task.checkpoint_extras = {
-        "version": FORMAT_VERSION,
-        "config": OmegaConf.to_container(config),
-        "tokenizer_sha256": tokenizer_hash(tok),
-    }
+    task.checkpoint_extras = SavedModel.new(plain(config), tok, task_kind=saved.task_kind)
     return task.eval(), config
 
 
@@ -475,81 +293,85 @@ def load_checkpoint(
     data_overrides: Mapping[str, Any] | None = None,
 ) -> Loaded:
     """A train.py checkpoint -> the trained task (and, `with_data`, its datamodule with the
-    checkpoint's tokenizer; `data_dir` re-points the data at this machine's copy, keeping the
-    corpus sub-folder). `task_overrides` change task options, e.g. {"decoding": {...}}, before
-    the task is built, so the trained task is never changed under anyone. `data_overrides`
-    (the user's own, e.g. {"splits": {"test": "val"}}: trusted) are merged over the saved data
-    options, e.g. to score another test set."""
-    ckpt = read_checkpoint(path)
-    extras = ckpt["encdec"]
-    task, config = _rebuild(extras, ckpt["state_dict"], str(path), task_overrides)
+    checkpoint's tokenizer). The saved data node's locations are never used: `data_dir` (this
+    machine's data root; the saved corpus sub-folder is kept when it is plain names) and
+    `cache_dir` replace them, URLs are dropped (trust.safe_data_config). `task_overrides` change
+    task options, e.g. {"decoding": {...}}, before the task is built, so the trained task is never
+    changed under anyone. `data_overrides` (the user's own, e.g. {"splits": {"test": "val"}}:
+    trusted) are merged over the saved data options, e.g. to score another test set."""
+    ckpt, saved = read_checkpoint_file(path)
+    task, config = rebuild(saved, ckpt["state_dict"], str(path), task_overrides)
     datamodule = None
     if with_data:
-        overrides: dict[str, Any] = {}
-        if data_dir is not None:
-            overrides["data_dir"] = str(Path(data_dir) / corpus_folder(config))
-        if cache_dir is not None:
-            overrides["cache_dir"] = cache_dir
-        data = config.data
-        if data_overrides:
-            data = OmegaConf.merge(data, OmegaConf.create(dict(data_overrides)))
-        datamodule = build_datamodule(data, **overrides)
+        datamodule = build_datamodule(
+            data_config(config, str(path), data_dir, cache_dir, data_overrides)
+        )
         datamodule.tokenizer = task.tokenizer
     return Loaded(task, config, datamodule)
 
 
-def corpus_folder(config: DictConfig) -> Path:
-    """Where a saved config's data lives relative to its data root (`multi30k` for Multi30k,
-    `.` for a user's corpus read from `paths.data_dir` itself)."""
-    folder = Path(config.data.data_dir)
+def data_config(
+    config: DictConfig,
+    source: str,
+    data_dir: str | None,
+    cache_dir: str | None,
+    overrides: Mapping[str, Any] | None = None,
+) -> DictConfig:
+    """The saved data node with the user's locations (trust.safe_data_config) and the user's
+    own `overrides` merged over it. Without `data_dir` / `cache_dir`: the user's defaults
+    (ENCDEC_DATA_DIR or ./data; ./.cache), never the saved ones."""
+    saved = plain(config.data)
     root = OmegaConf.select(config, "paths.data_dir")
-    if root is not None and folder.is_relative_to(root):
-        return folder.relative_to(root)
-    return Path(folder.name)
+    user = _default_paths()
+    safe = safe_data_config(
+        saved,
+        root if isinstance(root, str) else None,
+        data_dir if data_dir is not None else user["data_dir"],
+        cache_dir if cache_dir is not None else user["cache_dir"],
+        source,
+        overrides,
+    )
+    data = OmegaConf.create(safe)
+    if overrides:
+        data = OmegaConf.merge(data, OmegaConf.create(dict(overrides)))
+    assert isinstance(data, DictConfig)
+    return data
+
+
+def _default_paths() -> dict[str, str]:
+    """The data and cache folders conf/paths/default.yaml gives when nothing else is said."""
+    root = os.environ.get("ENCDEC_ROOT", ".")
+    return {
+        "data_dir": os.environ.get("ENCDEC_DATA_DIR", f"{root}/data"),
+        "cache_dir": f"{root}/.cache",
+    }
 
 
 def load_model_file(path: str | Path, map_location: Any = "cpu") -> Loaded:
     """A file written by `write_model_file` (any version this encdec reads) -> the task."""
-    path = Path(path)
-    package = _torch_load(path, "Model file", map_location)
-    fmt = package.get("format") if isinstance(package, dict) else None
-    if fmt == f"{MODEL_FILE_FORMAT}/1":  # version 1 named its version in the format string
-        package = {**package, "version": 1}
-    elif fmt != MODEL_FILE_FORMAT:
-        raise CheckpointError(
-            f"{path} is not an exported encdec model. Export a train.py checkpoint with: "
-            f"python -m encdec.export ckpt_path=<file>.ckpt out={path}"
-        )
-    _check_saved(package, str(path))
-    task, config = _rebuild(package, package.get("state_dict") or {}, str(path))
+    package, saved = read_model_file(path, map_location)
+    task, config = rebuild(saved, package["state_dict"], str(path))
     return Loaded(task.to(map_location), config)
 
 
 def write_model_file(task: Task, out: str | Path) -> Path:
     """One file with the weights, the tokenizer and the config (no trainer state)."""
-    extras = task.checkpoint_extras
-    package = {
-        "format": MODEL_FILE_FORMAT,
-        "version": FORMAT_VERSION,
-        "config": extras["config"],
-        "tokenizer": task.tokenizer.to_str(),
-        "state_dict": task.state_dict(),
-    }
-    out = Path(out)
-    atomic_save(package, out)
-    return out
+    saved = dataclasses.replace(record(task), tokenizer=task.tokenizer.to_str())
+    return write_package(saved, task.state_dict(), out)
 
 
 def export_model(ckpt_path: str | Path, out: str | Path) -> Path:
-    """The model of a train.py checkpoint as one file (what `python -m encdec.export` does)."""
+    """The model of a train.py checkpoint as one file (what `python -m encdec.export` does);
+    never over the checkpoint itself (compared by identity: a hard link is the same file)."""
+    refuse_overwriting([Path(ckpt_path)], Path(out), "out")
     return write_model_file(load_checkpoint(ckpt_path).task, out)
 
 
 def check_resume(ckpt: Mapping[str, Any], path: str, task: Task) -> None:
     """A checkpoint to resume (or fine-tune) from must hold this run's network and tokenizer:
     weights paired with other token ids would train on silently."""
-    saved = ckpt["encdec"]
-    saved_tok = Tokenizer.from_str(saved["tokenizer"])
+    saved: SavedModel = ckpt["encdec"]
+    saved_tok = _tokenizer(saved, path)
     if tokenizer_hash(saved_tok) != tokenizer_hash(task.tokenizer):
         raise CheckpointError(
             f"Cannot resume from {path}: it was trained with another tokenizer (its vocabulary "
@@ -557,8 +379,9 @@ def check_resume(ckpt: Mapping[str, Any], path: str, task: Task) -> None:
             f"corpus). Resume with the same data settings, or start afresh with resume=never."
         )
     try:
+        check_shapes(ckpt["state_dict"], task.state_dict(), path)
         task.load_state_dict(ckpt["state_dict"])
-    except RuntimeError as err:
+    except (RuntimeError, CheckpointError) as err:
         raise CheckpointError(
             f"Cannot resume from {path}: it was trained with another model config ({err}). "
             f"Resume with the same settings, or start afresh with resume=never (or another "

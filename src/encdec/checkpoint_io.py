@@ -9,15 +9,8 @@ from typing import Any
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
+from encdec.errors import CheckpointWriteError
 from encdec.files import atomic_open
-
-
-class CheckpointWriteError(OSError):
-    """A checkpoint could not be written (full disk, ...); the previous one is intact.
-
-    The message names the folder and the checkpoint to resume from. The entry points print it as
-    one line (`run_friendly`), without a traceback.
-    """
 
 
 def _newest_checkpoint(folder: Path) -> Path | None:

@@ -8,7 +8,11 @@
 - `run_lock(folder)`: `<folder>/.lock`, held by the training process (rank 0) while it runs; a
   second process for the same folder is refused with `RunFolderInUse`, naming the folder and the
   pid. The lock is an flock, which the kernel drops when its process dies: a lock left by a
-  killed run is taken over.
+  killed run is taken over. `run_lock` in a process that already holds the folder (taken by
+  `LockRunFolder` at the start) keeps that lock.
+- `LockRunFolder`: a Hydra callback (conf/hydra/default.yaml) that takes the lock when the run
+  starts, before Hydra writes `.hydra/config.yaml`, `overrides.yaml` or the log into the folder:
+  a refused second start changes nothing of the running one.
 - `is_rank_zero()`: true in the process that writes a run's files (under DDP, ranks share one
   folder).
 """
@@ -20,13 +24,15 @@ import errno
 import os
 import secrets
 import socket
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from omegaconf import OmegaConf
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
 
-from encdec.errors import ConfigError
+from encdec.errors import RunFolderInUse
 
 try:
     import fcntl
@@ -69,10 +75,6 @@ def is_rank_zero() -> bool:
     return global_rank() == 0
 
 
-class RunFolderInUse(ConfigError):
-    """Another live process is training in this run folder; the message names it and its pid."""
-
-
 def _holder(lock: Path) -> str:
     try:
         pid, _, host = lock.read_text().strip().partition(" ")
@@ -81,6 +83,10 @@ def _holder(lock: Path) -> str:
     if not pid:
         return "another process"
     return f"pid {pid}" + (f" on {host}" if host and host != socket.gethostname() else "")
+
+
+#: Locks this process holds: real folder path -> file descriptor.
+_HELD: dict[str, int] = {}
 
 
 def acquire_run_lock(folder: str | os.PathLike) -> Callable[[], None]:
@@ -93,6 +99,7 @@ def acquire_run_lock(folder: str | os.PathLike) -> Callable[[], None]:
     if fcntl is None or not is_rank_zero():
         return lambda: None
     folder.mkdir(parents=True, exist_ok=True)
+    key = os.path.realpath(folder)
     lock = folder / ".lock"
     fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -107,8 +114,12 @@ def acquire_run_lock(folder: str | os.PathLike) -> Callable[[], None]:
         ) from None
     os.ftruncate(fd, 0)
     os.write(fd, f"{os.getpid()} {socket.gethostname()}\n".encode())
+    _HELD[key] = fd
 
     def release() -> None:
+        if _HELD.get(key) != fd:
+            return  # released already
+        del _HELD[key]
         with contextlib.suppress(OSError):
             os.ftruncate(fd, 0)  # an empty lock file: nobody is running here
             os.close(fd)  # drops the flock
@@ -118,8 +129,10 @@ def acquire_run_lock(folder: str | os.PathLike) -> Callable[[], None]:
 
 @contextlib.contextmanager
 def run_lock(folder: str | os.PathLike) -> Iterator[None]:
-    """`acquire_run_lock` for a block: the folder is this process's until the block ends."""
-    release = acquire_run_lock(folder)
+    """`acquire_run_lock` for a block: the folder is this process's until the block ends (kept,
+    not taken again, when this process holds it already: `LockRunFolder` took it at the start)."""
+    held = os.path.realpath(folder) in _HELD
+    release = (lambda: None) if held else acquire_run_lock(folder)
     try:
         yield
     finally:
@@ -130,6 +143,36 @@ def locked(folder: str | os.PathLike, fn: Callable[[], T]) -> T:
     """`fn()` while holding the run lock of `folder` (for `run_friendly(lambda: locked(...))`)."""
     with run_lock(folder):
         return fn()
+
+
+class LockRunFolder(Callback):
+    """Hydra callback: lock the run folder before Hydra writes anything into it.
+
+    Hydra saves `.hydra/config.yaml`, `overrides.yaml` and opens the job's log in the folder
+    before the task function runs; a second start refused only then would already have changed
+    the running run's record. `on_run_start` comes first (the folder is computed from the same
+    config object, its `${now:}` / `${run_id:}` cached, so it is the folder Hydra then uses); a
+    refusal is one line and exit 1. Sweep jobs each have a folder of their own (the sweep's
+    token), locked when the job starts.
+    """
+
+    def __init__(self) -> None:
+        self.release: Callable[[], None] | None = None
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        folder = OmegaConf.select(config, "hydra.run.dir")
+        if folder is None:
+            return
+        try:
+            self.release = acquire_run_lock(os.path.abspath(str(folder)))
+        except RunFolderInUse as err:
+            print(f"Error: {err}", file=sys.stderr)
+            sys.exit(1)
+
+    def on_run_end(self, config: DictConfig, **kwargs: Any) -> None:
+        if self.release is not None:
+            self.release()
+            self.release = None
 
 
 register_resolvers()  # on import: `encdec.cli` imports this module before Hydra composes

@@ -107,7 +107,7 @@ class Translator:
     @property
     def config(self) -> dict[str, Any]:
         """The resolved training config the model was built from."""
-        return self.task.checkpoint_extras["config"]
+        return self.task.checkpoint_extras.config
 
     @torch.no_grad()
     def translate(

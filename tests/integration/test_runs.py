@@ -103,12 +103,23 @@ def test_a_second_run_in_a_busy_folder_is_refused(data_dir: Path, tmp_path: Path
         while not (folder / ".lock").read_text():  # the pid is written just after the lock
             assert time.monotonic() < deadline
             time.sleep(0.05)
-        second = start([*ONE_STEP, "run_name=x"], data_dir, tmp_path)
+        recorded = [folder / ".hydra" / n for n in ("config.yaml", "overrides.yaml")]
+        recorded.append(folder / "train.log")
+        deadline = time.monotonic() + 120
+        while not all(p.is_file() for p in recorded):  # Hydra writes them after the lock
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        before = {p: p.read_bytes() for p in recorded[:2]}
+        log_size = recorded[2].stat().st_size
+        second = start([*ONE_STEP, "run_name=x", "seed=7"], data_dir, tmp_path)
         output = finish(second)
         assert second.returncode == 1, output[-3000:]
         assert "Traceback" not in output
         assert f"The run folder {folder} is in use by another training (pid {first.pid})" in output
         assert first.poll() is None  # the first run goes on
+        # ... and its record is its own: the refused start wrote nothing into the folder
+        assert {p: p.read_bytes() for p in recorded[:2]} == before
+        assert "in use by another training" not in recorded[2].read_text()[log_size:]
     finally:
         first.send_signal(signal.SIGKILL)  # it dies holding the lock: a stale lock is left
         first.wait()

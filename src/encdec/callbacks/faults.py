@@ -14,11 +14,9 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+from encdec.errors import TrainingDiverged  # noqa: F401 (re-exported: its old home)
+
 log = logging.getLogger(__name__)
-
-
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite; the message names the step and the last good checkpoint."""
 
 
 def latest_checkpoint(trainer: L.Trainer) -> Path | None:

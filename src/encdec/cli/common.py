@@ -20,11 +20,8 @@ from rich.console import Console
 from rich.table import Table
 
 from encdec.allocator import retain_freed_memory
-from encdec.callbacks.faults import TrainingDiverged
-from encdec.checkpoint_io import CheckpointWriteError
-from encdec.errors import CheckpointError, ConfigError, DataError
+from encdec.errors import EncdecError
 from encdec.files import atomic_write_text
-from encdec.models.embedding import EmbeddingFileError
 
 log = logging.getLogger(__name__)
 
@@ -58,15 +55,7 @@ def run_friendly(fn: Callable[[], Any]) -> Any:
     retain_freed_memory()
     try:
         return fn()
-    except (
-        DataError,
-        EmbeddingFileError,
-        FileNotFoundError,
-        ConfigError,
-        CheckpointError,
-        TrainingDiverged,
-        CheckpointWriteError,  # a full disk: the message names the intact last checkpoint
-    ) as err:
+    except (EncdecError, FileNotFoundError) as err:  # encdec.errors: every message of ours
         log.error("%s", err)
         sys.exit(1)
     except KeyboardInterrupt:  # outside training (Lightning handles it there)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +85,31 @@ def resume_checkpoint(cfg: DictConfig, output_dir: Path) -> str | None:
     )
 
 
+def own_best_checkpoint(trainer: L.Trainer, folder: Path) -> Path | None:
+    """The best checkpoint, if it is a file of this run's own checkpoints folder.
+
+    Lightning restores `ModelCheckpoint.best_model_path` from a resumed checkpoint, which may
+    name any file (another run's, or one that is not a checkpoint at all): a path outside
+    `folder` is forgotten (the test then scores the weights trained here), never read."""
+    callback = trainer.checkpoint_callback
+    best = getattr(callback, "best_model_path", "") if callback else ""
+    if not best:
+        return None
+    path = Path(best)
+    inside = os.path.realpath(path).startswith(os.path.realpath(folder) + os.sep)
+    if inside and path.is_file():
+        return path
+    log.warning(
+        "The best checkpoint recorded (%s) is not a file in this run's %s; testing the weights "
+        "trained here instead.",
+        best,
+        folder,
+    )
+    if isinstance(callback, ModelCheckpoint):
+        callback.best_model_path = ""
+    return None
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit and test the configured task; returns every logged metric."""
     build.check_config(cfg)  # every constructor's checks, before any data loads
@@ -94,13 +121,13 @@ def train(cfg: DictConfig) -> dict[str, float]:
     parts = build.assemble(cfg)
     datamodule, task = parts.datamodule, parts.task
     if ckpt is not None:
-        build.check_resume(ckpt, ckpt_path, task)
+        build.check_resume(ckpt, str(ckpt_path), task)
         log.info(
             "Resuming from %s (epoch %d, step %d)", ckpt_path, ckpt["epoch"], ckpt["global_step"]
         )
-        continue_wandb_run(cfg, ckpt["encdec"].get("wandb_run_id"))
+        continue_wandb_run(cfg, ckpt["encdec"].wandb_run_id)
         del ckpt
-    resolved = task.checkpoint_extras["config"]
+    resolved = build.record(task).config
     if is_rank_zero():  # encdec.runs: the run's files are rank 0's (DDP ranks share the folder)
         OmegaConf.save(resolved, output_dir / "config_resolved.yaml")
         datamodule.tokenizer.save(str(output_dir / "tokenizer.json"))
@@ -116,7 +143,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     for lg in loggers:
         lg.log_hyperparams(resolved)
         if isinstance(lg, WandbLogger):  # so that a resumed run continues this W&B run
-            task.checkpoint_extras["wandb_run_id"] = lg.version
+            task.checkpoint_extras = replace(build.record(task), wandb_run_id=lg.version)
 
     metrics: dict[str, Any] = {}
     try:
@@ -124,12 +151,11 @@ def train(cfg: DictConfig) -> dict[str, float]:
             trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
             metrics.update(trainer.callback_metrics)
         if cfg.get("test"):
-            best = (
-                trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-            )
-            if best:
+            best = own_best_checkpoint(trainer, output_dir / "checkpoints")
+            if best is not None:
                 log.info("Testing the best checkpoint: %s", best)
-            trainer.test(task, datamodule=datamodule, ckpt_path=best or None, weights_only=True)
+                build.check_resume(build.read_checkpoint(best), str(best), task)  # its weights
+            trainer.test(task, datamodule=datamodule)
             metrics.update(trainer.callback_metrics)
     finally:
         finish_wandb()

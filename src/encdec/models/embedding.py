@@ -23,13 +23,11 @@ from typing import IO
 import torch
 from torch import nn
 
+from encdec.errors import EmbeddingFileError  # noqa: F401 (re-exported: its old home)
+
 log = logging.getLogger(__name__)
 
 WORD_START = "▁"  # the tokenizers' Metaspace mark (see encdec.data.tokenization)
-
-
-class EmbeddingFileError(ValueError):
-    """A pretrained vectors file that cannot be used; the message names the option and the fix."""
 
 
 def _open(path: Path) -> IO[bytes]:

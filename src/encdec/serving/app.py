@@ -76,7 +76,7 @@ def model_info(
     path: Path, task: Task, limits: schemas.Limits, model_file: bool = False
 ) -> dict[str, Any]:
     """GET /model."""
-    config = task.checkpoint_extras["config"]
+    config = task.checkpoint_extras.config
     data, model = config.get("data", {}), config.get("model", {})
     kind = task_kind(task, config)
     info: dict[str, Any] = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import lightning as L
 import torch
@@ -14,6 +14,9 @@ from tokenizers import Tokenizer
 from torch import nn
 
 from encdec.files import atomic_write_text
+
+if TYPE_CHECKING:
+    from encdec.artifacts import SavedModel
 
 R = TypeVar("R")
 
@@ -41,8 +44,9 @@ class Task(L.LightningModule):
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         #: Rows of the last evaluation, for the SampleTable callback.
         self.samples: list[list[str]] = []
-        #: Extra entries written into every checkpoint (the resolved config, the tokenizer).
-        self.checkpoint_extras: dict[str, Any] = {}
+        #: What every checkpoint carries besides the weights (encdec.artifacts.SavedModel: the
+        #: resolved config, the tokenizer, ...); set by encdec.build.
+        self.checkpoint_extras: SavedModel | None = None
 
     @property
     def checkpoint_filename(self) -> str:
@@ -93,4 +97,10 @@ class Task(L.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """The checkpoint carries the resolved config and the tokenizer: eval/predict need no run folder."""
-        checkpoint["encdec"] = {**self.checkpoint_extras, "tokenizer": self.tokenizer.to_str()}
+        saved = self.checkpoint_extras
+        tokenizer = self.tokenizer.to_str()
+        checkpoint["encdec"] = (
+            {"tokenizer": tokenizer}
+            if saved is None
+            else {**saved.to_dict(), "tokenizer": tokenizer}
+        )
