@@ -35,6 +35,7 @@ from encdec.data.tokenization import PAD, placeholder_tokenizer
 from encdec.data.word2vec import Word2VecSettings, cached_word2vec
 from encdec.errors import CheckpointError, ConfigError
 from encdec.files import atomic_save
+from encdec.inference.kinds import TaskKind, recorded_kind, saved_kind
 from encdec.models.embedding import EmbeddingFileError, load_pretrained, sniff_format
 from encdec.tasks.base import Task
 
@@ -309,6 +310,7 @@ def assemble(cfg: DictConfig) -> Assembled:
         "version": FORMAT_VERSION,
         "config": OmegaConf.to_container(cfg, resolve=True),
         "tokenizer_sha256": tokenizer_hash(datamodule.tokenizer),
+        "task_kind": recorded_kind(cfg),
     }
     return Assembled(datamodule, task)
 
@@ -376,6 +378,11 @@ class Loaded:
     task: Task
     config: DictConfig
     datamodule: BucketedDataModule | None = None
+
+    @property
+    def kind(self) -> TaskKind:
+        """ "translation", "summarization" or "qa" (recorded in the file, see inference.kinds)."""
+        return self.task.checkpoint_extras["task_kind"]
 
 
 def _torch_load(path: Path, what: str, map_location: Any = "cpu") -> Any:
@@ -460,6 +467,7 @@ def _rebuild(
         "version": FORMAT_VERSION,
         "config": OmegaConf.to_container(config),
         "tokenizer_sha256": tokenizer_hash(tok),
+        "task_kind": saved_kind(saved, saved["config"]),
     }
     return task.eval(), config
 
@@ -530,6 +538,7 @@ def write_model_file(task: Task, out: str | Path) -> Path:
         "format": MODEL_FILE_FORMAT,
         "version": FORMAT_VERSION,
         "config": extras["config"],
+        "task_kind": extras["task_kind"],
         "tokenizer": task.tokenizer.to_str(),
         "state_dict": task.state_dict(),
     }
