@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from contextlib import nullcontext
+from dataclasses import replace
 
 import hydra
 import torch
@@ -29,6 +31,9 @@ from encdec.inference import inputs
 from encdec.inference.predictor import PredictOptions, Predictor, predictor_for
 
 log = logging.getLogger(__name__)
+
+#: What input= holds, for the message when it is missing.
+INPUT_FORMATS = "a UTF-8 text file, one input per line (QA: JSON lines with context and question)"
 
 
 def predict_options(cfg: DictConfig) -> PredictOptions:
@@ -66,34 +71,29 @@ def predict_stream(
 
 def predict(cfg: DictConfig) -> None:
     options = predict_options(cfg)
-    loaded = build.load_checkpoint(cfg.ckpt_path)
-    predictor = predictor_for(loaded.task, loaded.kind)
-    try:
-        predictor.check(options)
-    except inputs.OptionError as err:
-        raise ConfigError(str(err)) from None
-    torch.set_grad_enabled(False)
-    fields = {"question": cfg.get("question"), "context": cfg.get("context")}
-    answer = predictor.command_line(fields, options, lambda message: log.warning("%s", message))
-    if answer is not None:
+    # The files first: a missing input or an output that is the input costs no model loading.
+    source = open_input(cfg, INPUT_FORMATS) if cfg.input is not None else None
+    with source or nullcontext():
+        loaded = build.load_checkpoint(cfg.ckpt_path)
+        predictor = predictor_for(loaded.task, loaded.kind)
+        try:
+            predictor.check(options)
+        except inputs.OptionError as err:
+            raise ConfigError(str(err)) from None
+        torch.set_grad_enabled(False)
+        fields = {"question": cfg.get("question"), "context": cfg.get("context")}
+        answer = predictor.command_line(fields, options, lambda message: log.warning("%s", message))
+        if answer is not None:
+            with open_output(cfg.output) as out:
+                out.write([answer])
+            return
         with open_output(cfg.output) as out:
-            out.write([answer])
-        return
-    what = (
-        "a JSON-lines file with context and question"
-        if predictor.kind == "qa"
-        else ("a text file, one sentence per line")
-    )
-    if cfg.input is not None:
-        source = open_input(cfg, f"{what} (UTF-8)")
-        with source, open_output(cfg.output) as out:
-            unusable = predict_stream(
-                predictor, options, inputs.read_lines(source), str(cfg.input), out
-            )
-    else:  # one line at a time, answered as soon as it is typed
-        with open_output(cfg.output) as out:
-            one_by_one = PredictOptions(**{**options.__dict__, "batch_size": 1})
-            unusable = predict_stream(predictor, one_by_one, stdin_lines(), "stdin", out)
+            if source is not None:
+                lines, where = inputs.read_lines(source), str(cfg.input)
+            else:  # one line at a time, answered as soon as it is typed
+                lines, where = stdin_lines(), "stdin"
+                options = replace(options, batch_size=1)
+            unusable = predict_stream(predictor, options, lines, where, out)
     if unusable and predictor.kind == "qa":
         log.warning(
             "%d input line(s) could not be answered (see above); their answers are empty, with "
