@@ -177,3 +177,33 @@ def test_ctrl_c_is_never_swallowed() -> None:
     model.task.tokenizer = tok
     with pytest.raises(KeyboardInterrupt):
         predict(model, [(1, b"A dog.")], PredictOptions())
+
+
+def crafted_tokenizer(real: Any) -> Any:
+    """The model's own tokenizer with a catastrophically backtracking pre-tokenizer regex first:
+    the tokenizers library panics (a real PanicException) on a long run of "a" ending in "b"."""
+    from tokenizers import Tokenizer
+
+    spec = json.loads(real.to_str())
+    split = {
+        "type": "Split",
+        "pattern": {"Regex": "(a+)+$"},
+        "behavior": "Isolated",
+        "invert": False,
+    }
+    spec["pre_tokenizer"] = {"type": "Sequence", "pretokenizers": [split, spec["pre_tokenizer"]]}
+    return Tokenizer.from_str(json.dumps(spec))
+
+
+def test_a_real_tokenizer_panic_costs_only_its_line() -> None:
+    model = encdec.load(str(TRANSLATION_CKPT))
+    good = (1, b"A man is riding a bike.")
+    expected, _ = predict(model, [good], PredictOptions())
+    model.task.tokenizer = crafted_tokenizer(model.task.tokenizer)
+    with pytest.raises(BaseException) as panic:  # what used to end predict.py
+        model.task.tokenizer.encode("a" * 40 + "b")
+    assert not isinstance(panic.value, Exception)
+    lines = [good, (2, b"a" * 40 + b"b"), (3, good[1])]
+    out, warnings = predict(model, lines, PredictOptions())
+    assert out == [expected[0], "", expected[0]]
+    assert [n for n, _ in warnings] == [2] and "PanicException" in warnings[0][1]

@@ -49,7 +49,13 @@ def predict_options(cfg: DictConfig) -> PredictOptions:
     scores = cfg.get("scores", False)
     if not isinstance(scores, bool):
         raise ConfigError(f"scores={scores} is not allowed: give scores=true or scores=false.")
-    return PredictOptions(scores=scores, **values)
+    return PredictOptions(
+        beam_size=values["beam_size"],
+        max_length=values["max_length"],
+        batch_size=values["batch_size"] or 1,
+        n_best=values["n_best"],
+        scores=scores,
+    )
 
 
 def predict_stream(

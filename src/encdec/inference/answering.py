@@ -30,8 +30,9 @@ def question_limit(task: QATask) -> int:
     """The most question tokens this reader was trained on (its `data.max_question_len`)."""
     data = task.checkpoint_extras.get("config", {}).get("data", {}) or {}
     value = data.get("max_question_len")
-    whole = isinstance(value, int) and not isinstance(value, bool) and value > 0
-    return value if whole else DEFAULT_QUESTION_TOKENS
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    return DEFAULT_QUESTION_TOKENS
 
 
 def _batch(task: QATask, items: list[dict[str, str]]) -> Any:
@@ -68,7 +69,7 @@ def n_best_spans(task: QATask, items: list[dict[str, str]], n: int) -> list[list
     starts, ends, scores = top_spans(
         start_logits.float().log_softmax(-1),
         end_logits.float().log_softmax(-1),
-        task.hparams.max_answer_len,
+        task.hparams["max_answer_len"],
         n,
     )
     found = []
@@ -194,7 +195,9 @@ class QuestionAnswerer:
                 warn(numbered[i][0], message)
         found: list[list[Span] | str] = [[] for _ in items]
         if good:
-            asked = [{"context": items[i].context, "question": items[i].question} for i in good]
+            asked = [
+                {"context": items[i].context, "question": items[i].question or ""} for i in good
+            ]
             for i, spans in zip(
                 good, answer_each(self.task, asked, options.n_best or 1), strict=True
             ):
@@ -234,7 +237,7 @@ class QuestionAnswerer:
             )
         for message in length_warnings(self.task, item.context, item.question):
             note(f"question=/context=: {message}")
-        asked = [{"context": item.context, "question": item.question}]
+        asked = [{"context": item.context, "question": item.question or ""}]
         spans = answer_each(self.task, asked, options.n_best or 1)[0]
         if isinstance(spans, str):
             raise ConfigError(f"question=/context=: {spans}.")
