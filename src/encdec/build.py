@@ -381,7 +381,7 @@ class Loaded:
 
     @property
     def kind(self) -> TaskKind:
-        """ "translation", "summarization" or "qa" (recorded in the file, see inference.kinds)."""
+        """The task kind the file records: translation, summarization or qa (inference.kinds)."""
         return self.task.checkpoint_extras["task_kind"]
 
 
@@ -538,7 +538,7 @@ def write_model_file(task: Task, out: str | Path) -> Path:
         "format": MODEL_FILE_FORMAT,
         "version": FORMAT_VERSION,
         "config": extras["config"],
-        "task_kind": extras["task_kind"],
+        "task_kind": extras.get("task_kind"),
         "tokenizer": task.tokenizer.to_str(),
         "state_dict": task.state_dict(),
     }
