@@ -11,7 +11,7 @@ next sentence as soon as its previous answer came back, for `--duration` seconds
 p50/p95/p99 latency, and the server's resident memory (all its processes) before and after.
 
 Then the same sentences are decoded offline as `predict.py input=FILE batch_size=64` decodes them
-(each 64 lines decoded together by `encdec.translator.translate_lines`, the batched beam
+(each 64 lines decoded together by `encdec.inference.translator.decode_lines`, the batched beam
 search), timed in this process after the model is loaded and warmed up, so "offline
 sentences/s" is decoding alone, with the same thread count (`--threads`). The ratio
 server/offline at each level is printed with the command lines used.
@@ -140,21 +140,22 @@ def wait_ready(port: int, process: subprocess.Popen, timeout: float = 300) -> No
 
 def offline_seconds(ckpt: str, model_file: bool, lines: list[str], beam_size: int | None) -> float:
     """Seconds of the decoding predict.py runs over `lines` (input=FILE batch_size=64: each 64
-    lines decoded together by `translate_lines`, the model's settings), in this process after a
+    lines decoded together by `decode_lines`, the model's settings), in this process after a
     warm-up."""
     import torch
 
-    from encdec import build, inputs
-    from encdec.translator import decoding_settings, translate_lines
+    from encdec import build
+    from encdec.inference import inputs
+    from encdec.inference.translator import decode_lines, decoding_settings
 
     loaded = build.load_model_file(ckpt) if model_file else build.load_checkpoint(ckpt)
     task = loaded.task.eval()
     torch.set_grad_enabled(False)
     settings = decoding_settings(task, beam_size, None)
-    translate_lines(task, lines[:8], 64, settings)  # warm-up
+    decode_lines(task, lines[:8], 64, settings)  # warm-up
     start = time.perf_counter()
     for chunk in inputs.batched(lines, 64):
-        translate_lines(task, chunk, 64, settings)
+        decode_lines(task, chunk, 64, settings)
     return time.perf_counter() - start
 
 

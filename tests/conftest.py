@@ -47,3 +47,11 @@ def torch_single_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def summarizer_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A summarizer's model file, its data=text_pairs (tests.helpers.summarizer_model_file)."""
+    from tests.helpers import summarizer_model_file
+
+    return summarizer_model_file(tmp_path_factory.mktemp("summarizer"))

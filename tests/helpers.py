@@ -112,3 +112,43 @@ def wandb_history_keys(run_dir: Path) -> set[str]:
         if record.WhichOneof("record_type") == "history"
         for item in record.history.item
     }
+
+
+# -- trained models for the inference tests --------------------------------------------------------
+LEGACY = Path(__file__).resolve().parent / "fixtures" / "legacy"
+TRANSLATION_CKPT = LEGACY / "translation_lstm_bahdanau.ckpt"
+TRANSLATION_MODEL = LEGACY / "translation_lstm_bahdanau.pt"
+SUMMARIZATION_CKPT = LEGACY / "summarization_copy_coverage.ckpt"
+QA_CKPT = LEGACY / "qa.ckpt"
+
+DIALOGUES = [
+    ("#Person1#: Where is the station? #Person2#: Two streets north.", "#Person1# asks the way."),
+    ("#Person1#: Do you like tea? #Person2#: Yes, with milk.", "#Person2# likes tea with milk."),
+    ("#Person1#: It is raining again. #Person2#: Take my umbrella.", "#Person2# lends one."),
+    ("#Person1#: When does it open? #Person2#: At nine.", "The shop opens at nine."),
+]
+
+
+def summarizer_model_file(root: Path) -> Path:
+    """A model file of a summarizer built on data=text_pairs (a CSV of dialogues and summaries;
+    untrained: its kind is what the tests look at, not its quality)."""
+    import csv
+
+    from encdec import build
+
+    with (root / "train.csv").open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["dialogue", "summary"])
+        writer.writerows(DIALOGUES * 15)
+    overrides = [o for o in SMALL if not o.startswith(("data.limit_train", "data.vocab_size"))]
+    overrides += [
+        "task=summarization",
+        "data=text_pairs",
+        "data.splits.train=train.csv",
+        "data.held_out_size=6",
+        "data.vocab_size=120",
+        "data.min_frequency=1",
+        f"paths.data_dir={root}",
+    ]
+    task = build.assemble(compose_train(overrides, root / "run")).task
+    return build.write_model_file(task, root / "summarizer.pt")

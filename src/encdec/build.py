@@ -42,6 +42,7 @@ from encdec.data.tokenization import PAD, placeholder_tokenizer
 from encdec.data.word2vec import Word2VecSettings, cached_word2vec
 from encdec.errors import CheckpointError, ConfigError, EmbeddingFileError, EncdecError
 from encdec.models.embedding import load_pretrained, sniff_format
+from encdec.inference.kinds import TaskKind, recorded_kind, saved_kind
 from encdec.tasks.base import Task
 from encdec.trust import (  # noqa: F401 (re-exported: their home before the split)
     ALLOWED_TARGETS,
@@ -187,7 +188,9 @@ def assemble(cfg: DictConfig) -> Assembled:
     net = build_network(cfg.model, datamodule.tokenizer, dim)
     embeddings.apply(net, datamodule, dim)
     task = build_task(cfg.task, net, datamodule.tokenizer)
-    task.checkpoint_extras = SavedModel.new(plain(cfg, resolve=True), datamodule.tokenizer)
+    task.checkpoint_extras = SavedModel.new(
+        plain(cfg, resolve=True), datamodule.tokenizer, task_kind=recorded_kind(cfg)
+    )
     return Assembled(datamodule, task)
 
 
@@ -213,6 +216,11 @@ class Loaded:
     task: Task
     config: DictConfig
     datamodule: BucketedDataModule | None = None
+
+    @property
+    def kind(self) -> TaskKind:
+        """The task kind the file records: translation, summarization or qa (inference.kinds)."""
+        return self.task.checkpoint_extras.task_kind
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -280,7 +288,8 @@ def rebuild(
         task.load_state_dict(state_dict)
     except RuntimeError as err:  # e.g. a dtype that cannot be copied
         raise CheckpointError(f"{source}: the weights do not fit the saved config: {err}") from None
-    task.checkpoint_extras = SavedModel.new(plain(config), tok, task_kind=saved.task_kind)
+    kind = saved_kind({"task_kind": saved.task_kind}, saved.config)
+    task.checkpoint_extras = SavedModel.new(plain(config), tok, task_kind=kind)
     return task.eval(), config
 
 

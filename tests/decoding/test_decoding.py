@@ -315,3 +315,22 @@ def test_trained_model_decodes_its_training_data() -> None:
     beam = beam_search(model, src, lengths, BOS, EOS, budget, beam_size=3)
     assert [h.tokens for h in greedy] == targets, f"final loss {loss.item():.3f}"
     assert [h.tokens for h in beam] == targets
+
+
+@pytest.mark.parametrize("alpha", [0.0, 1.0])
+def test_the_n_best_list_ranks_what_finished_with_its_log_probabilities(alpha: float) -> None:
+    """The best hypothesis carries the others that finished (`alternatives`), next best first;
+    each one's log-probability is what the model gives its tokens (and EOS where it ended)."""
+    model = make_model("lstm", 1)
+    src, lengths, max_lengths = make_batch(1)
+    for i, best in enumerate(
+        beam_search(model, src, lengths, BOS, EOS, max_lengths, beam_size=4, alpha=alpha)
+    ):
+        ranked = [best, *best.alternatives]
+        assert [h.score for h in ranked] == sorted((h.score for h in ranked), reverse=True)
+        n, m = int(lengths[i]), int(max_lengths[i])
+        for hyp in ranked:
+            expected = model_score(model, src[i], n, hyp.tokens, ended_by_eos(hyp.tokens, m))
+            assert hyp.log_prob == pytest.approx(expected, abs=1e-4)
+            if alpha == 0.0:
+                assert hyp.score == pytest.approx(hyp.log_prob)

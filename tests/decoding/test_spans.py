@@ -44,3 +44,20 @@ def test_a_far_end_outside_the_limit_is_never_chosen() -> None:
     assert (starts.item(), ends.item()) in {(1, 4)}  # the best span within 4 tokens
     starts, ends, _ = best_spans(start, end, max_len=5)
     assert (starts.item(), ends.item()) == (0, 4)
+
+
+def test_top_spans_start_with_the_best_span() -> None:
+    from encdec.decoding.spans import top_spans
+
+    gen = torch.Generator().manual_seed(0)
+    start = torch.randn(5, 20, generator=gen).log_softmax(-1)
+    end = torch.randn(5, 20, generator=gen).log_softmax(-1)
+    best = best_spans(start, end, 6)
+    starts, ends, scores = top_spans(start, end, 6, n=4)
+    assert scores.shape == (5, 4)
+    assert torch.equal(starts[:, 0], best[0]) and torch.equal(ends[:, 0], best[1])
+    assert torch.all(scores[:, :-1] >= scores[:, 1:])
+    assert torch.all((ends >= starts) & (ends - starts < 6))
+    for b in range(5):  # each score is the start's plus the end's
+        for s, e, score in zip(starts[b], ends[b], scores[b], strict=True):
+            assert float(score) == pytest.approx(float(start[b, s] + end[b, e]))

@@ -1,4 +1,4 @@
-"""Inference input line by line (encdec.inputs), through `predict.py` and `Translator.translate`.
+"""Inference input line by line (encdec.inference.inputs), through `predict.py` and `Translator.translate`.
 
 Tiny real checkpoints (an LSTM, a Transformer with model.max_positions=64, a QA reader) are
 trained once per module. Each bad input goes through `input=FILE` and through stdin: one output
@@ -164,7 +164,7 @@ def test_stdin_is_answered_line_by_line(lstm: Path, data_dir: Path, log_dir: Pat
     ("option", "expected"),
     [
         ("beam_size=0", "beam_size=0 is not allowed: it must be a whole number from 1 to 64"),
-        # The same rule for every option (encdec.inputs); the API test checks each one fast.
+        # The same rule for every option (encdec.inference.inputs); the API test checks each one fast.
         pytest.param(
             "beam_size=65",
             "beam_size=65 is not allowed: it must be a whole number from 1 to 64",
@@ -251,7 +251,7 @@ def test_an_over_long_line_is_truncated_on_a_transformer(
 @pytest.fixture(scope="module")
 def translators(lstm: Path, transformer: Path):
     from encdec.build import load_checkpoint
-    from encdec.translator import Translator
+    from encdec.inference.translator import Translator
 
     return {name: Translator(load_checkpoint(str(p)).task) for name, p in (("lstm", lstm), ("transformer", transformer))}  # fmt: skip
 

@@ -1,94 +1,112 @@
-"""`python predict.py ckpt_path=... [input=FILE] [output=FILE]`: translate text with a checkpoint.
+"""`python predict.py ckpt_path=... [input=FILE] [output=FILE]`: use a checkpoint on text.
 
-A QA checkpoint answers questions instead (see encdec.cli.answer for its input format).
+The checkpoint's recorded task decides what a line is (`encdec.inference.predictor`):
+translation / summarization read one text per line and write one output per line; QA reads
+JSON lines `{"context": ..., "question": ..., "id": ...}` and writes one JSON answer per line
+(or answers `question="..." context="..."` given on the command line).
 
 One output line per input line, always, written (and flushed) as each batch is answered: from
 `input=FILE` in batches of `batch_size` lines, from stdin one line at a time as it is typed.
-Lines are split on "\\n" only and decoded one by one. Blank lines give empty output lines; lines
-that cannot be used (not UTF-8, a lone surrogate, only invisible characters) give an empty output
-line and a one-line warning on stderr naming the line; over-long lines are truncated to what the
-model reads, with a warning (the rules: `encdec.inputs`).
-
-Exit status 0 when every line got its output line (warnings included), 1 when nothing could be
-done: an option out of range (`beam_size` 1..64, `max_length` 1..1024, `batch_size` 1..4096), a
-missing or unreadable input file, an output that cannot be written, an unusable checkpoint.
+`n_best=N`: one JSON line per input with the N best outputs and their scores; `scores=true`:
+each output's log-probability (QA: probability) beside it. The input rules, the option ranges
+and the exit status: `encdec.inference.inputs` (docs/training.md#input-rules).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from contextlib import nullcontext
+from dataclasses import replace
 
 import hydra
 import torch
 from omegaconf import DictConfig
 
-from encdec import build, inputs
-from encdec.cli.answer import answer_questions
+from encdec import build
 from encdec.cli.common import CONF_DIR, run_friendly
 from encdec.cli.lines import Output, open_input, open_output, stdin_lines, warner
-from encdec.decoding import DecodingSettings
 from encdec.errors import ConfigError
-from encdec.tasks import QATask, Seq2SeqTask
-from encdec.translator import decoding_settings, translate_lines
+from encdec.inference import inputs
+from encdec.inference.predictor import PredictOptions, Predictor, predictor_for
 
 log = logging.getLogger(__name__)
 
+#: What input= holds, for the message when it is missing.
+INPUT_FORMATS = "a UTF-8 text file, one input per line (QA: JSON lines with context and question)"
 
-def check_options(cfg: DictConfig) -> None:
-    """beam_size / max_length / batch_size in range, before anything is loaded."""
+
+def predict_options(cfg: DictConfig) -> PredictOptions:
+    """beam_size / max_length / batch_size / n_best in range and scores a boolean, before
+    anything is loaded."""
     try:
-        for key in ("beam_size", "max_length", "batch_size"):
-            inputs.check_option(key, cfg.get(key), optional=key != "batch_size")
+        values = {
+            key: inputs.check_option(key, cfg.get(key), optional=key != "batch_size")
+            for key in ("beam_size", "max_length", "batch_size", "n_best")
+        }
     except inputs.OptionError as err:
         raise ConfigError(str(err)) from None
+    scores = cfg.get("scores", False)
+    if not isinstance(scores, bool):
+        raise ConfigError(f"scores={scores} is not allowed: give scores=true or scores=false.")
+    return PredictOptions(
+        beam_size=values["beam_size"],
+        max_length=values["max_length"],
+        batch_size=values["batch_size"] or 1,
+        n_best=values["n_best"],
+        scores=scores,
+    )
 
 
-def translate_stream(
-    task: Seq2SeqTask,
-    settings: DecodingSettings,
+def predict_stream(
+    predictor: Predictor,
+    options: PredictOptions,
     lines: Iterable[bytes],
-    batch_size: int,
     where: str,
     out: Output,
 ) -> int:
-    """Translate numbered lines in batches of `batch_size`, writing each batch's outputs as soon
-    as they are decoded. Returns the number of lines that could not be used."""
+    """Answer numbered lines in batches of `options.batch_size`, writing each batch's output
+    lines as soon as they are ready. Returns the number of lines that could not be used."""
     warn, unusable = warner(where), 0
-    for chunk in inputs.batched(enumerate(lines, start=1), batch_size):
-        texts = []
-        for number, raw in chunk:
-            source = inputs.source_line(raw, first=number == 1)
-            if source.problem is not None:
-                warn(number, source.problem)
-                unusable += 1
-            texts.append(source.text)
-        numbers = [number for number, _ in chunk]
-        outputs = translate_lines(
-            task, texts, batch_size, settings, lambda i, message, n=numbers: warn(n[i], message)
-        )
-        out.write(outputs)
+    for chunk in inputs.batched(enumerate(lines, start=1), options.batch_size):
+        found = predictor.predict_lines(chunk, options, warn)
+        out.write(found.lines)
+        unusable += found.unusable
     return unusable
 
 
 def predict(cfg: DictConfig) -> None:
-    check_options(cfg)
-    task = build.load_checkpoint(cfg.ckpt_path).task
-    torch.set_grad_enabled(False)
-    if isinstance(task, QATask):  # a reader answers questions about paragraphs instead
-        answer_questions(task, cfg)
-        return
-    settings = decoding_settings(task, cfg.beam_size, cfg.max_length)
-    if cfg.input is not None:
-        source = open_input(cfg, "a text file, one sentence per line (UTF-8)")
-        with source, open_output(cfg.output) as out:
-            unusable = translate_stream(
-                task, settings, inputs.read_lines(source), cfg.batch_size, str(cfg.input), out
-            )
-    else:  # one sentence at a time, answered as soon as it is typed
+    options = predict_options(cfg)
+    # The files first: a missing input or an output that is the input costs no model loading.
+    source = open_input(cfg, INPUT_FORMATS) if cfg.input is not None else None
+    with source or nullcontext():
+        loaded = build.load_checkpoint(cfg.ckpt_path)
+        predictor = predictor_for(loaded.task, loaded.kind)
+        try:
+            predictor.check(options)
+        except inputs.OptionError as err:
+            raise ConfigError(str(err)) from None
+        torch.set_grad_enabled(False)
+        fields = {"question": cfg.get("question"), "context": cfg.get("context")}
+        answer = predictor.command_line(fields, options, lambda message: log.warning("%s", message))
+        if answer is not None:
+            with open_output(cfg.output) as out:
+                out.write([answer])
+            return
         with open_output(cfg.output) as out:
-            unusable = translate_stream(task, settings, stdin_lines(), 1, "stdin", out)
-    if unusable:
+            if source is not None:
+                lines, where = inputs.read_lines(source), str(cfg.input)
+            else:  # one line at a time, answered as soon as it is typed
+                lines, where = stdin_lines(), "stdin"
+                options = replace(options, batch_size=1)
+            unusable = predict_stream(predictor, options, lines, where, out)
+    if unusable and predictor.kind == "qa":
+        log.warning(
+            "%d input line(s) could not be answered (see above); their answers are empty, with "
+            'an "error".',
+            unusable,
+        )
+    elif unusable:
         log.warning(
             "%d input line(s) could not be used (see above); their output lines are empty.",
             unusable,

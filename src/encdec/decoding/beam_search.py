@@ -61,7 +61,8 @@ def beam_search(
     no_repeat_ngram_size: int = 0,
     src_ext: torch.Tensor | None = None,
 ) -> list[Hypothesis]:
-    """Return the best hypothesis of every sentence in the batch (in input order).
+    """Return the best hypothesis of every sentence in the batch (in input order), the other
+    hypotheses that finished in its `alternatives`, next best first (the n-best list).
 
     src_ext: the source in an extended vocabulary, for models that copy (passed to `encode`).
     """
@@ -85,14 +86,13 @@ def beam_search(
     best_finished = [float("-inf")] * batch  # normalised score of each sentence's best finished
     ranks = torch.arange(2 * k, device=device)
 
-    def finish(sentence: int, row: int, score: float, t: int, extra_step: bool) -> None:
+    def finish(sentence: int, row: int, log_prob: float, t: int, extra_step: bool) -> None:
         """Record the hypothesis at flat row `row` of length t (+1 for the EOS step)."""
         attn = None
         if attn_history is not None:
             attn = attn_history[row, : t + int(extra_step), : int(src_lengths[sentence])].cpu()
-        finished[sentence].append(
-            Hypothesis(tokens=history[row].tolist(), score=score, attention=attn)
-        )
+        score = log_prob / length_penalty(t + int(extra_step), alpha)
+        finished[sentence].append(Hypothesis(history[row].tolist(), score, attn, log_prob))
         best_finished[sentence] = max(best_finished[sentence], score)
 
     t = 0
@@ -103,13 +103,7 @@ def beam_search(
         for i in [i for i, limit in enumerate(at_limit) if limit]:
             for b in range(k):
                 if scores[i, b] > float("-inf"):
-                    finish(
-                        int(active[i]),
-                        i * k + b,
-                        float(scores[i, b]) / length_penalty(t, alpha),
-                        t,
-                        False,
-                    )
+                    finish(int(active[i]), i * k + b, float(scores[i, b]), t, False)
         # Done: the best finished hypothesis beats every alive beam as it stands (length t).
         alive_best = (scores.max(dim=1).values / length_penalty(t, alpha)).tolist()
         keep = [
@@ -150,13 +144,7 @@ def beam_search(
         # EOS among the first K candidates: a finished hypothesis.
         for i, r in (is_eos & (ranks < k)).nonzero().tolist():
             if top_scores[i, r] > float("-inf"):
-                finish(
-                    int(active[i]),
-                    int(flat_beam[i, r]),
-                    float(top_scores[i, r]) / length_penalty(t + 1, alpha),
-                    t,
-                    True,
-                )
+                finish(int(active[i]), int(flat_beam[i, r]), float(top_scores[i, r]), t, True)
 
         # The K best non-EOS candidates stay alive (at most K of the 2K end in EOS).
         order = torch.sort(is_eos.to(torch.int8), dim=-1, stable=True).indices[:, :k]  # (n, K)
@@ -169,4 +157,9 @@ def beam_search(
             attn_history = attn_history[rows]
         t += 1
 
-    return [max(hyps, key=lambda h: h.score) for hyps in finished]
+    best = []
+    for hyps in finished:  # sorted is stable: of equal scores the first finished stays first
+        ranked = sorted(hyps, key=lambda h: -h.score)
+        ranked[0].alternatives = ranked[1:]
+        best.append(ranked[0])
+    return best

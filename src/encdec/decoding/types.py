@@ -8,8 +8,6 @@ from typing import Any, Protocol
 
 import torch
 
-from encdec.inputs import LIMITS
-
 
 class StepModel(Protocol):
     """What decoding needs from a model (Seq2Seq and TransformerSeq2Seq satisfy it)."""
@@ -21,17 +19,22 @@ class StepModel(Protocol):
 
 @dataclass
 class Hypothesis:
-    """One decoded output: token ids without BOS/EOS, its score, attention (T, S) if asked for."""
+    """One decoded output: token ids without BOS/EOS, its ranking score (log-probability over
+    the length penalty), attention (T, S) if asked for, and its log-probability (the sum over
+    its tokens and EOS; None where the search did not record it). A beam search's best
+    hypothesis lists the others that finished in `alternatives`, next best first."""
 
     tokens: list[int]
     score: float
     attention: torch.Tensor | None = None
+    log_prob: float | None = None
+    alternatives: list[Hypothesis] = dataclasses.field(default_factory=list, repr=False)
 
 
-#: Upper bounds of what a config or a user (encdec.inputs.LIMITS) may set: beyond them
-#: decoding is only slower.
-MAX_BEAM_SIZE = LIMITS["beam_size"][1]
-MAX_OUTPUT_LENGTH = LIMITS["max_length"][1]
+#: Upper bounds of what a config or a user may set (the inference input rules,
+#: `encdec.inference.inputs.LIMITS`, take theirs from here): beyond them decoding is only slower.
+MAX_BEAM_SIZE = 64
+MAX_OUTPUT_LENGTH = 1024
 
 
 @dataclass(frozen=True)

@@ -17,20 +17,23 @@ from typing import Any
 
 import litserve as ls
 import torch
+from fastapi.responses import JSONResponse
 
-from encdec import build
-from encdec.answering import answer_spans, length_warnings
 from encdec.data.copy_vocab import piece
+from encdec.inference.answering import answer_each, length_warnings
+from encdec.inference.predictor import Predictor, load
+from encdec.inference.translator import Decoded, decode_lines, decoding_settings
 from encdec.serving.schemas import QARequest, TextRequest
-from encdec.tasks import QATask, Seq2SeqTask
-from encdec.tasks.base import Task
-from encdec.translator import Decoded, decode_lines, decoding_settings
 
 
-def load_task(path: str | Path, model_file: bool = False) -> Task:
-    """A train.py checkpoint, or (`model_file`) an exported model file -> the trained task."""
-    loaded = build.load_model_file(path) if model_file else build.load_checkpoint(path)
-    return loaded.task.eval()
+def load_predictor(path: str | Path, model_file: bool = False) -> Predictor:
+    """A train.py checkpoint, or (`model_file`) an exported model file -> its Predictor."""
+    return load(path, checkpoint=not model_file)
+
+
+def failed(field: str, problem: str) -> dict[str, Any]:
+    """The answer to a request the model could not use (the tokenizer failed on it): 422."""
+    return {"error": f"{field}: {problem}", "field": field, "status": 422}
 
 
 class _ModelAPI(ls.LitAPI):
@@ -48,7 +51,8 @@ class _ModelAPI(ls.LitAPI):
         self.decode_batch_size = max(max_batch_size, 1) * 4
 
     def setup(self, device: str) -> None:
-        self.task = load_task(self.model_path, self.model_file).to(device)
+        self.predictor = load_predictor(self.model_path, self.model_file).to(device)
+        self.task: Any = self.predictor.task  # type: ignore[attr-defined]
 
     def batch(self, inputs: list[Any]) -> list[Any]:
         return list(inputs)
@@ -56,7 +60,10 @@ class _ModelAPI(ls.LitAPI):
     def unbatch(self, output: list[Any]) -> list[Any]:
         return list(output)
 
-    def encode_response(self, output: dict[str, Any]) -> dict[str, Any]:
+    def encode_response(self, output: dict[str, Any]) -> Any:
+        if "status" in output:  # this request alone failed; the others of its batch did not
+            status = output.pop("status")
+            return JSONResponse(output, status_code=status)
         return output
 
     def answer(self, requests: list[Any]) -> list[dict[str, Any]]:
@@ -77,7 +84,7 @@ class Seq2SeqAPI(_ModelAPI):
         return request
 
     def answer(self, requests: list[TextRequest]) -> list[dict[str, Any]]:
-        task: Seq2SeqTask = self.task
+        task = self.task
         groups: dict[tuple, list[int]] = {}
         for i, r in enumerate(requests):
             key = (r.beam_size, r.length_penalty, r.max_length, r.attention)
@@ -102,6 +109,11 @@ class Seq2SeqAPI(_ModelAPI):
             for d, (k, _) in zip(decoded, owner, strict=True):  # one pass, not one per request
                 per_request[k].append(d)
             for i, mine in per_request.items():
+                bad = next((j for j, d in enumerate(mine) if d.problem is not None), None)
+                if bad is not None:
+                    field = "text" if requests[i].text is not None else f"texts[{bad}]"
+                    results[i] = failed(field, str(mine[bad].problem))
+                    continue
                 result: dict[str, Any] = {"outputs": [d.text for d in mine]}
                 if attention:
                     result["attention"] = [self.explain(d) for d in mine]
@@ -122,13 +134,13 @@ class Seq2SeqAPI(_ModelAPI):
             else [[round(w, 4) for w in row] for row in d.attention.tolist()],
         }
         net = self.task.net
-        if getattr(net, "copy", False) and hasattr(net, "copy_gates") and d.source_ids:
+        if self.task.copies and hasattr(net, "copy_gates") and d.source_ids:
             found["copy"] = self.copy_probabilities(d)
         return found
 
     def copy_probabilities(self, d: Decoded) -> list[float]:
         """A teacher-forced pass of the decoded output through the net, reading its gate."""
-        task: Seq2SeqTask = self.task
+        task = self.task
         src_ext = torch.tensor([d.source_ids], device=task.device)
         tgt_in = torch.tensor([[task.ids["bos"], *d.output_ids]], device=task.device)
         lengths = torch.tensor([len(d.source_ids)], device=task.device)
@@ -143,10 +155,14 @@ class QAAPI(_ModelAPI):
         return request
 
     def answer(self, requests: list[QARequest]) -> list[dict[str, Any]]:
-        task: QATask = self.task
+        task = self.task
         items = [{"context": r.context, "question": r.question} for r in requests]
         results = []
-        for r, span in zip(requests, answer_spans(task, items), strict=True):
+        for r, spans in zip(requests, answer_each(task, items), strict=True):
+            if isinstance(spans, str):
+                results.append(failed("context", spans))
+                continue
+            span = spans[0]
             result: dict[str, Any] = {
                 "answer": span.text,
                 "start": span.start,

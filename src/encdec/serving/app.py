@@ -28,21 +28,21 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from encdec import build
+from encdec.inference.predictor import Predictor
 from encdec.serving import schemas
-from encdec.serving.api import QAAPI, Seq2SeqAPI, load_task
-from encdec.tasks import QATask
-from encdec.tasks.base import Task
+from encdec.serving.api import QAAPI, Seq2SeqAPI, load_predictor
 
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
 
 
-def task_kind(task: Task, config: dict[str, Any]) -> str:
-    if isinstance(task, QATask):
-        return "qa"
-    target = str(config.get("data", {}).get("_target_", ""))
-    return "summarization" if "DialogSum" in target else "translation"
+#: The LitAPI (its request schema) of each task kind.
+API_OF_KIND: dict[str, type[Seq2SeqAPI] | type[QAAPI]] = {
+    "translation": Seq2SeqAPI,
+    "summarization": Seq2SeqAPI,
+    "qa": QAAPI,
+}
 
 
 def recorded_metrics(path: Path, model_file: bool = False) -> dict[str, Any]:
@@ -73,14 +73,15 @@ def recorded_metrics(path: Path, model_file: bool = False) -> dict[str, Any]:
 
 
 def model_info(
-    path: Path, task: Task, limits: schemas.Limits, model_file: bool = False
+    path: Path, predictor: Predictor, limits: schemas.Limits, model_file: bool = False
 ) -> dict[str, Any]:
-    """GET /model."""
-    config = task.checkpoint_extras.config
+    """GET /model: `task` is the kind recorded in the file ("translation", "summarization",
+    "qa"), the page's choice of form."""
+    task: Any = predictor.task  # type: ignore[attr-defined]
+    config = predictor.config
     data, model = config.get("data", {}), config.get("model", {})
-    kind = task_kind(task, config)
     info: dict[str, Any] = {
-        "task": kind,
+        "task": predictor.kind,
         "model_file": path.name,
         "vocab_size": task.tokenizer.get_vocab_size(),
         "parameters": sum(p.numel() for p in task.parameters()),
@@ -110,10 +111,7 @@ def model_info(
         "metrics": recorded_metrics(path, model_file),
         "limits": asdict(limits),
     }
-    if kind != "qa":
-        info["languages"] = {"source": data.get("src_lang"), "target": data.get("tgt_lang")}
-        info["decoding"] = asdict(task.decoding)
-        info["copies"] = bool(getattr(task.net, "copy", False))
+    info.update(predictor.describe())
     return info
 
 
@@ -170,12 +168,11 @@ def build_server(
     path = Path(model_path)
     limits = limits or schemas.Limits()
     schemas.configure(limits)
-    task = load_task(
-        path, model_file
-    )  # here for /model and to pick the API; each worker loads its own
-    api_class = QAAPI if isinstance(task, QATask) else Seq2SeqAPI
-    info = model_info(path, task, limits, model_file)
-    del task
+    # here for /model and to pick the API; each worker loads its own
+    predictor = load_predictor(path, model_file)
+    api_class = API_OF_KIND[predictor.kind]
+    info = model_info(path, predictor, limits, model_file)
+    del predictor
     # LitServe reads LIT_SERVER_API_KEY from the environment at import; a key given in the
     # config takes its place (before the routes are made, which is when LitServe consults it).
     if api_key:

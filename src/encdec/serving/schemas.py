@@ -1,4 +1,5 @@
-"""What a request to /predict may hold: strict types, bounds, the text rules of `encdec.inputs`.
+"""What a request to /predict may hold: strict types, bounds, the text rules of
+`encdec.inference.inputs`.
 
 FastAPI checks a request against these models in the HTTP process, before it is queued for the
 model, so a bad request is answered 4xx on its own and never fails a batch of good ones. The
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from encdec import inputs
+from encdec.inference import inputs
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,7 @@ class Limits:
     max_chars: int = 5000  # characters in one text (translation / summarization)
     max_context_chars: int = 20000  # characters in a QA context
     max_question_chars: int = 1000  # characters in a QA question
-    max_beam_size: int = 16  # beam_size 1..this (and within encdec.inputs.LIMITS)
+    max_beam_size: int = 16  # beam_size 1..this (and within inputs.LIMITS)
     max_length: int = 512  # max_length 1..this output tokens
     max_length_penalty: float = 5.0  # length_penalty 0..this
     max_request_bytes: int = 1_000_000  # request body size (413 above)

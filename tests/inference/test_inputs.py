@@ -1,4 +1,4 @@
-"""encdec.inputs: the rules for inference input, line by line (no model needed)."""
+"""encdec.inference.inputs: the rules for inference input, line by line (no model needed)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import warnings
 
 import pytest
 
-from encdec import inputs
+from encdec.inference import inputs
 
 
 @pytest.mark.parametrize(
@@ -24,6 +24,8 @@ from encdec import inputs
         ("max_length", 1025),
         ("batch_size", 0),
         ("batch_size", 4097),
+        ("n_best", 0),
+        ("n_best", 65),
     ],
 )
 def test_an_option_out_of_range_names_itself_and_the_range(name: str, value) -> None:
@@ -147,6 +149,8 @@ GOOD = {"id": "q1", "context": "The cat sat on the mat.", "question": "Where?"}
         ('{"context": "\\u200b\\u200d", "question": "Why?"}', '"context" holds only invisible'),
         ('{"context": "x", "question": "Why?", "id": {"a": 1}}', '"id" must be a string'),
         ('{"context": "x", "question": "Why?", "id": "\\udc00"}', '"id" must be a string'),
+        # Python's int-string limit: json.loads raises ValueError, not JSONDecodeError (issue 31)
+        ('{"context": "x", "question": "Why?", "id": ' + "7" * 5000 + "}", "not JSON this reader"),
     ],
 )
 def test_question_lines(line: str | bytes, error: str | None) -> None:
@@ -166,3 +170,15 @@ def test_an_answer_line_escapes_unicode_line_separators() -> None:
     text = inputs.answer_json(item, "on\u2028the mat")
     assert len(text.splitlines()) == 1
     assert json.loads(text) == {"id": "q1", "question": "Where?", "answer": "on\u2028the mat"}
+
+
+def test_option_bounds_come_from_decoding() -> None:
+    """The decoding package owns the bounds of beam and output length; the input rules use
+    them (the dependency runs inference -> decoding, never back)."""
+    from encdec.decoding.types import MAX_BEAM_SIZE, MAX_OUTPUT_LENGTH, DecodingSettings
+
+    assert inputs.LIMITS["beam_size"][1] == inputs.LIMITS["n_best"][1] == MAX_BEAM_SIZE
+    assert inputs.LIMITS["max_length"][1] == MAX_OUTPUT_LENGTH
+    DecodingSettings(beam_size=MAX_BEAM_SIZE, max_len_cap=MAX_OUTPUT_LENGTH)
+    with pytest.raises(ValueError, match="beam_size"):
+        DecodingSettings(beam_size=MAX_BEAM_SIZE + 1)

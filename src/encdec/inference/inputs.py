@@ -1,5 +1,7 @@
-"""What a trained model accepts as input, line by line: the rules of `predict.py` and of
-`Translator.translate`, in one place. Pure Python (no torch), so the rules stand on their own.
+"""What a trained model accepts as input, line by line: the rules of `predict.py`, of the
+server and of the objects `encdec.load` returns, in one place (docs link here, see
+docs/training.md#input-rules). Plain text rules; the bounds of the decoding options come from
+`encdec.decoding` (`MAX_BEAM_SIZE`, `MAX_OUTPUT_LENGTH`) and the length limits from the model.
 
 Lines
 - Input is read as bytes and split on b"\\n" only; a trailing b"\\r" is dropped (Windows files).
@@ -13,25 +15,30 @@ Lines
 - A line that cannot be used gets an empty output line (QA: an output object with `"answer": ""`
   and an `"error"`) and a one-line warning on stderr naming the line and the fix:
   not valid UTF-8 (e.g. a Latin-1 file: re-encode it as UTF-8), a lone surrogate (U+D800..U+DFFF,
-  which only JSON escapes or the Python API can produce), or only invisible characters
-  (zero-width spaces, joiners, byte-order marks, other format or control characters).
+  which only JSON escapes or the Python API can produce), only invisible characters
+  (zero-width spaces, joiners, byte-order marks, other format or control characters), a QA line
+  that cannot be parsed for any reason (not JSON, nested too deeply, a number too long for
+  Python's integer-string limit...), or a line the model's tokenizer fails on (the tokenizers
+  library panics on some inputs with some crafted tokenizers: that line alone is lost).
 - An over-long line is **truncated with a warning**: its first `source_limit` tokens are
   translated (a Transformer's `model.max_positions`, at most `MAX_SOURCE_TOKENS` = 1024 tokens for
   any model, the RNN included). Outputs stop at the Transformer's `max_positions` tokens too.
-  QA contexts are cut to their first `MAX_CONTEXT_TOKENS` tokens (questions, as in training, to
-  their first 64), with a warning.
+  QA contexts are cut to their first `MAX_CONTEXT_TOKENS` tokens, questions to the model's
+  trained `data.max_question_len` (64 by default), with a warning.
 
 Options
-- `beam_size` (1..64), `max_length` (1..1024 output tokens), `batch_size` (1..4096) must be whole
-  numbers in their range (`LIMITS`); otherwise `OptionError` (a ValueError) with a one-line
-  message naming the option and the range. `predict.py` prints it and exits with status 1, no
-  traceback; `Translator.translate` raises it. A non-string sentence given to `translate` is a
-  ValueError naming its index.
+- `beam_size` (1..64), `max_length` (1..1024 output tokens), `batch_size` (1..4096), `n_best`
+  (1..64, at most the beam size) must be whole numbers in their range (`LIMITS`); otherwise
+  `OptionError` (a ValueError) with a one-line message naming the option and the range.
+  `predict.py` prints it and exits with status 1, no traceback; the Python API raises it. A
+  non-string sentence given to the API is a ValueError naming its index.
 
 Exit status of `predict.py`: 0 when every input line got its output line, including lines that
 could not be used (their warnings say which); 1 for a mistake that stops everything before any
-output: an option out of range, a missing or unreadable input file, an output that cannot be
-written, an unusable checkpoint, or a command-line question/context that cannot be answered.
+output (an option out of range, a missing or unreadable input file, an output that is the input
+itself, an unusable checkpoint, or a command-line question/context that cannot be answered), or
+for an output that cannot be written (a full disk, a closed pipe: one line naming the output;
+what was written before stays, flushed).
 """
 
 from __future__ import annotations
@@ -44,20 +51,21 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any, TypeVar
 
+from encdec.decoding.types import MAX_BEAM_SIZE, MAX_OUTPUT_LENGTH
+
 T = TypeVar("T")
 
-#: Allowed range (inclusive) of each decoding option, and an example value for the messages.
+#: Allowed range (inclusive) of each inference option, and an example value for the messages.
 LIMITS: dict[str, tuple[int, int, int]] = {
-    "beam_size": (1, 64, 5),
-    "max_length": (1, 1024, 80),
+    "beam_size": (1, MAX_BEAM_SIZE, 5),
+    "max_length": (1, MAX_OUTPUT_LENGTH, 80),
     "batch_size": (1, 4096, 64),
+    "n_best": (1, MAX_BEAM_SIZE, 3),
 }
 #: The most source tokens any model is given (a Transformer: its max_positions, if smaller).
 MAX_SOURCE_TOKENS = 1024
 #: The most context tokens a QA reader is given.
 MAX_CONTEXT_TOKENS = 4096
-#: The most question tokens a QA reader is given (encdec.data.squad.encode_qa's default).
-MAX_QUESTION_TOKENS = 64
 
 #: Characters that render as nothing although they are not whitespace (fillers, blank braille).
 _INVISIBLE = frozenset("\u115f\u1160\u3164\uffa0\u2800")
@@ -229,7 +237,7 @@ def truncated(length: int, limit: int, what: str = "tokens") -> str:
 
 # -- the Python API -----------------------------------------------------------------------------
 def api_sentences(sentences: Any) -> list[str]:
-    """`Translator.translate`'s input as a list of texts ("" for blank or unusable ones).
+    """A `Translator`'s input as a list of texts ("" for blank or unusable ones).
 
     A str is one sentence. ValueError for anything but strings (naming the first bad index);
     each unusable sentence gets an InputWarning (see `warn_sentence`).
@@ -259,8 +267,8 @@ def api_sentences(sentences: Any) -> list[str]:
 
 
 def warn_sentence(index: int, message: str) -> None:
-    """An InputWarning about `sentences[index]` of a `Translator.translate` call (attributed to
-    the caller of `translate`: this, translate_lines or api_sentences, translate, no_grad)."""
+    """An InputWarning about `sentences[index]` of a `Translator` call (attributed to the caller
+    of the API method: this, decode_lines or api_sentences, the method, no_grad)."""
     warnings.warn(f"sentences[{index}]: {message}", InputWarning, stacklevel=5)
 
 
@@ -344,17 +352,24 @@ def question_line(raw: bytes | str) -> Question:
         return Question(error=f"not JSON ({err.msg} at column {err.colno}); {QA_FORMAT}")
     except RecursionError:
         return Question(error=f"not JSON this reader can take (nested too deeply); {QA_FORMAT}")
+    except Exception as err:  # e.g. ValueError: an integer over Python's int-string limit
+        reason = (str(err).splitlines() or [type(err).__name__])[0].split(":")[0][:120]
+        return Question(error=f"not JSON this reader can take ({reason}); {QA_FORMAT}")
     return question_item(item)
 
 
-def answer_json(item: Question, answer: str) -> str:
-    """The output line of a question: {"id", "question", "answer"} (+ "error" when unusable).
-
-    Non-ASCII characters are written as they are, except U+2028 / U+2029 (escaped, so that
-    readers splitting on them still see one line).
-    """
+def answer_json(item: Question, answer: str, extra: dict[str, Any] | None = None) -> str:
+    """The output line of a question: {"id", "question", "answer"} (+ `extra`, e.g. "score" or
+    "answers", + "error" when unusable)."""
     row: dict[str, Any] = {"id": item.id, "question": item.question, "answer": answer}
+    row.update(extra or {})
     if item.error is not None:
         row["error"] = item.error
+    return json_line(row)
+
+
+def json_line(row: dict[str, Any]) -> str:
+    """`row` as one JSON line. Non-ASCII characters are written as they are, except U+2028 /
+    U+2029 (escaped, so that readers splitting on them still see one line)."""
     text = json.dumps(row, ensure_ascii=False)
     return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
