@@ -37,6 +37,7 @@ from encdec.errors import CheckpointError, ConfigError
 from encdec.files import atomic_save
 from encdec.models.embedding import EmbeddingFileError, load_pretrained, sniff_format
 from encdec.tasks.base import Task
+from encdec.tasks.upgrade import upgrade_v3
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,11 @@ ALLOWED_TARGETS = frozenset(
         "encdec.models.attention.LuongAttention",
         "encdec.tasks.Seq2SeqTask",
         "encdec.tasks.QATask",
+        "encdec.tasks.LRSchedule",
+        "encdec.tasks.LossSettings",
+        "encdec.metrics.Bleu",
+        "encdec.metrics.Rouge",
+        "encdec.metrics.SquadMetrics",
         "encdec.decoding.DecodingSettings",
         "encdec.data.datamodule.TranslationDataModule",
         "encdec.data.datamodule.DialogSumDataModule",
@@ -276,6 +282,7 @@ def check_config(cfg: DictConfig) -> None:
     """Every constructor's own checks, run before any data loads: the datamodule is constructed
     (it reads nothing yet), the network and task are built once on a placeholder vocabulary.
     A mistake ends here as one ConfigError line. Random state is left as it was."""
+    get_class(cfg.task._target_).check_data(get_class(cfg.data._target_))  # task and data fit
     for name in ("data", "model", "task"):
         check_options(cfg[name], name)
     build_datamodule(cfg.data)
@@ -315,8 +322,9 @@ def assemble(cfg: DictConfig) -> Assembled:
 
 # -- files -> task --------------------------------------------------------------------------------
 #: Version of the saved config layout in checkpoints and model files. 1: before the `model`
-#: group chose the architecture (read by `upgrade_config`); 2: today's.
-FORMAT_VERSION = 2
+#: group chose the architecture (read by `upgrade_config`); 2: before each group built one
+#: object (encdec.tasks.upgrade); 3: today's.
+FORMAT_VERSION = 3
 MODEL_FILE_FORMAT = "encdec-model"
 #: Decoding options a version-1 Seq2SeqTask config held at its top level.
 _DECODING_KEYS = (
@@ -350,7 +358,7 @@ def upgrade_config(config: dict[str, Any], version: int) -> dict[str, Any]:
     """A saved config of an earlier layout in today's (plain dict surgery: nothing is built)."""
     config = copy.deepcopy(config)
     if version >= 2:
-        return config
+        return upgrade_v3(config) if version < 3 else config
     model, task = config.setdefault("model", {}), config.setdefault("task", {})
     embedding = model.pop("embedding", None) or {}
     model["freeze_embeddings"] = bool(embedding.get("freeze", False))
@@ -366,7 +374,7 @@ def upgrade_config(config: dict[str, Any], version: int) -> dict[str, Any]:
         decoding = {k: task.pop(k) for k in _DECODING_KEYS if k in task}
         task["decoding"] = {"_target_": "encdec.decoding.DecodingSettings", **decoding}
     config.pop("checkpoint_filename", None)
-    return config
+    return upgrade_v3(config)
 
 
 @dataclass
@@ -430,6 +438,23 @@ def _check_saved(saved: Mapping[str, Any], source: str) -> None:
     check_targets(saved["config"], source)
 
 
+def _applicable(task: DictConfig, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """The overrides of options the saved task has; of a built node's options (`_target_`),
+    only those its class takes (its targets were checked against the allowlist)."""
+    known: dict[str, Any] = {}
+    for key, value in overrides.items():
+        if key not in task:
+            continue
+        node = task[key]
+        if isinstance(value, Mapping) and isinstance(node, DictConfig) and "_target_" in node:
+            params = inspect.signature(get_class(node._target_)).parameters
+            value = {k: v for k, v in value.items() if k in params}
+            if not value:
+                continue
+        known[key] = value
+    return known
+
+
 def _rebuild(
     saved: Mapping[str, Any],
     state_dict: Mapping[str, torch.Tensor],
@@ -439,9 +464,8 @@ def _rebuild(
     """Network + task of a saved config (upgraded to today's layout) with the saved weights."""
     version = saved.get("version", 1)
     config = OmegaConf.create(upgrade_config(saved["config"], version))
-    if task_overrides:  # only options the saved task has (a QA task has no decoding)
-        known = {k: v for k, v in task_overrides.items() if k in config.task}
-        config.task = OmegaConf.merge(config.task, known)
+    if task_overrides:  # only options the saved task has (QA: no decoding; BLEU: no stemmer)
+        config.task = OmegaConf.merge(config.task, _applicable(config.task, task_overrides))
     try:
         tok = Tokenizer.from_str(saved["tokenizer"])
     except Exception as err:  # the Rust parser's own error types
