@@ -15,6 +15,7 @@ from encdec import build
 from encdec.cli.common import CONF_DIR, ROOT
 from encdec.data.tokenization import placeholder_tokenizer
 from encdec.errors import ConfigError
+from encdec.tasks import LRSchedule
 from encdec.models import (
     BahdanauAttention,
     DocumentReader,
@@ -35,17 +36,17 @@ def build_net(model):
 
 
 TASKS = options("task")
-RNNS = [r for r in options("rnn") if r != "unused"]  # the recurrent cells
-ATTENTIONS = [a for a in options("attention") if a != "unused"]
+RNNS = options("rnn")  # the recurrent cells
+ATTENTIONS = options("attention")
 
 
 def test_groups_have_the_documented_options() -> None:
     assert TASKS == ["qa", "summarization", "translation"]
+    assert options("preset") == TASKS  # what each task starts with
     assert options("model") == ["reader", "seq2seq", "transformer"]
-    assert options("rnn") == ["gru", "lstm", "rnn", "unused"]
+    assert RNNS == ["gru", "lstm", "rnn"]
     assert options("tokenizer") == ["bpe", "word"]
     assert ATTENTIONS == ["bahdanau", "luong_concat", "luong_dot", "luong_general", "none"]
-    assert "unused" in options("attention")  # what model=transformer chooses
     assert {"cpu", "gpu", "ddp", "ddp_cpu", "multinode"} <= set(options("hardware"))
     assert options("logger") == ["csv", "none", "tensorboard", "wandb"]
     assert options("debug") == ["fast_dev_run", "limit", "overfit"]
@@ -61,7 +62,9 @@ def test_scheduler_options_build(task: str, scheduler: str) -> None:
         assert cfg.task.scheduler is None
         return
     optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
-    built = instantiate(cfg.task.scheduler)(optimizer=optimizer)
+    schedule = instantiate(cfg.task.scheduler)  # one node: the factory and its interval
+    assert isinstance(schedule, LRSchedule) and schedule.interval == "epoch"
+    built = schedule.scheduler(optimizer=optimizer)
     expected = {"plateau": "ReduceLROnPlateau", "cosine": "CosineAnnealingLR"}[scheduler]
     assert type(built).__name__ == expected
     if scheduler == "cosine":
@@ -203,8 +206,8 @@ def test_qa_recipe_composes(tmp_path: Path) -> None:
     assert cfg.optimized_metric == cfg.callbacks.model_checkpoint.monitor == "val/f1"
 
     assert cfg.data.data_dir.endswith("/squad")
-    assert cfg.task.scheduler._target_.endswith("CosineAnnealingLR")
-    assert cfg.task.scheduler.T_max == cfg.trainer.max_epochs == 9
+    assert cfg.task.scheduler.scheduler._target_.endswith("CosineAnnealingLR")
+    assert cfg.task.scheduler.scheduler.T_max == cfg.trainer.max_epochs == 9
     assert cfg.embeddings.word2vec.min_count == 3 and cfg.embeddings.vectors is None
 
 
@@ -223,8 +226,10 @@ def test_data_dir_comes_from_the_environment(monkeypatch) -> None:
 def test_summarization_recipe_turns_on_copy_and_coverage() -> None:
     cfg = compose_train(["experiment=dialogsum_pointer_generator"])
     assert cfg.model.copy and cfg.model.coverage and cfg.data.copy_oov  # copy ids follow the model
-    assert cfg.task.metric == "rouge" and cfg.optimized_metric == "val/rouge1"
-    assert cfg.model.encoder_layers == 2 and "CosineAnnealingLR" in cfg.task.scheduler._target_
+    assert cfg.task.metric._target_ == "encdec.metrics.Rouge"
+    assert cfg.optimized_metric == "val/rouge1"
+    assert cfg.model.encoder_layers == 2
+    assert "CosineAnnealingLR" in cfg.task.scheduler.scheduler._target_
     net = build_net(cfg.model)
     assert net.copy and net.decoder.generate_gate is not None
     assert net.decoder.attention.additive.coverage_layer is not None
