@@ -15,7 +15,6 @@ from encdec import build
 from encdec.cli.common import CONF_DIR, ROOT
 from encdec.data.tokenization import placeholder_tokenizer
 from encdec.errors import ConfigError
-from encdec.tasks import LRSchedule
 from encdec.models import (
     BahdanauAttention,
     DocumentReader,
@@ -23,6 +22,7 @@ from encdec.models import (
     Seq2Seq,
     TransformerSeq2Seq,
 )
+from encdec.tasks import LRSchedule
 from tests.helpers import compose_train
 
 
