@@ -339,3 +339,16 @@ def test_every_target_in_the_config_is_on_the_allowlist() -> None:
     assert not build.allowed_target("os.system")
     assert not build.allowed_target("torch.optim.lr_scheduler.LambdaLR")  # takes a function
     assert build.allowed_target("torch.optim.SGD")
+
+
+@pytest.mark.parametrize(
+    ("task", "monitor"), [("translation", "bleu"), ("summarization", "rouge1"), ("qa", "f1")]
+)
+def test_the_monitor_is_a_figure_of_the_tasks_metric(task: str, monitor: str, tmp_path) -> None:
+    cfg = compose_train([f"task={task}"], tmp_path)
+    assert cfg.optimized_metric == cfg.callbacks.model_checkpoint.monitor == f"val/{monitor}"
+    net = build_net(cfg.model)
+    assert build.build_task(cfg.task, net, placeholder_tokenizer()).monitor == f"val/{monitor}"
+    other = compose_train([f"task={task}", "task.metric.monitor=nonsense"])
+    with pytest.raises(ConfigError, match=r"^task\.metric\.monitor='nonsense': .* choose one"):
+        build.check_config(other)

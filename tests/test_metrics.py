@@ -84,3 +84,10 @@ def test_squad_metrics_follow_the_official_rules() -> None:
     assert score.values["em"] == pytest.approx(100 / 3)
     assert score.values["f1"] == pytest.approx(100 * (1 + 2 / 3) / 3)
     assert score.progress_bar == ("em", "f1")
+
+
+def test_the_monitored_figure_is_one_the_metric_logs() -> None:
+    assert (Bleu().monitor, Rouge().monitor, SquadMetrics().monitor) == ("bleu", "rouge1", "f1")
+    assert Rouge(monitor="rougeL").monitor == "rougeL"
+    with pytest.raises(ConfigError, match=r"task\.metric\.monitor='bleu': Rouge logs rouge1"):
+        Rouge(monitor="bleu")

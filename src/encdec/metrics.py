@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from sacrebleu.metrics import BLEU
 from torchmetrics.functional.text import rouge_score, squad
@@ -94,14 +95,31 @@ class Score:
     record: dict | None = field(default=None)
 
 
-class Bleu:
-    """sacreBLEU corpus BLEU against one reference per output, with `tokenize` (see BLEU_TOKENIZERS);
-    its record carries sacreBLEU's signature. An unknown tokenization (or one whose package is
-    missing) stops when the object is built, before any data loads."""
+class Metric(Protocol):
+    """What a task asks of its metric: `monitor`, the figure (among those it logs) that selects
+    the best checkpoint and that ReduceLROnPlateau watches (`val/<monitor>`, higher is better)."""
 
-    def __init__(self, tokenize: str = "13a") -> None:
+    monitor: str
+
+
+def check_monitor(metric: object, monitor: str, figures: tuple[str, ...]) -> str:
+    if monitor not in figures:
+        raise ConfigError(
+            f"task.metric.monitor={monitor!r}: {type(metric).__name__} logs "
+            f"{', '.join(figures)}; choose one of them (the best checkpoint is the highest)."
+        )
+    return monitor
+
+
+class Bleu:
+    """sacreBLEU corpus BLEU against one reference per output, with `tokenize` (see
+    BLEU_TOKENIZERS); its record carries sacreBLEU's signature. An unknown tokenization (or one
+    whose package is missing) stops when the object is built, before any data loads."""
+
+    def __init__(self, tokenize: str = "13a", monitor: str = "bleu") -> None:
         bleu_scorer(tokenize)
         self.tokenize = tokenize
+        self.monitor = check_monitor(self, monitor, ("bleu",))
 
     def __call__(
         self,
@@ -119,8 +137,9 @@ class Rouge:
     """ROUGE-1/2/L F1 against the reference, and `<key>_multi` against all of them where
     the split has several; `stemmer` as in `rouge_f1`."""
 
-    def __init__(self, stemmer: bool = True) -> None:
+    def __init__(self, stemmer: bool = True, monitor: str = "rouge1") -> None:
         self.stemmer = stemmer
+        self.monitor = check_monitor(self, monitor, ROUGE_KEYS)
 
     def __call__(
         self,
@@ -139,6 +158,9 @@ class Rouge:
 
 class SquadMetrics:
     """The official SQuAD v1.1 exact match and F1 of `{id: answer}` predictions."""
+
+    def __init__(self, monitor: str = "f1") -> None:
+        self.monitor = check_monitor(self, monitor, ("em", "f1"))
 
     def __call__(
         self, predictions: dict[str, str], references: dict[str, dict[str, list]]

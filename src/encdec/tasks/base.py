@@ -16,6 +16,7 @@ from torch import nn
 
 from encdec.errors import ConfigError
 from encdec.files import atomic_write_text
+from encdec.metrics import Metric
 
 R = TypeVar("R")
 
@@ -41,8 +42,9 @@ class Task(L.LightningModule):
     """Base of the tasks: the network, the tokenizer and the options every task trains with.
 
     `optimizer` is a factory (Hydra `_partial_`) called with the parameters; `scheduler` an
-    `LRSchedule` or None (a constant rate); `monitor` the metric that selects the best
-    checkpoint (and that ReduceLROnPlateau watches); `compile` applies torch.compile to the
+    `LRSchedule` or None (a constant rate); `metric` the metric object (encdec.metrics), whose
+    `monitor` figure on validation (`val/<monitor>`) selects the best checkpoint and is what
+    ReduceLROnPlateau watches; `compile` applies torch.compile to the
     network when training starts (`setup`), as the Lightning-Hydra template does
     (Module.compile keeps the parameter names, so checkpoints load with or without it).
     Subclasses call `save_hyperparameters` themselves, so their own arguments are recorded.
@@ -54,15 +56,17 @@ class Task(L.LightningModule):
         tokenizer: Tokenizer,
         optimizer: Callable[..., torch.optim.Optimizer],
         scheduler: LRSchedule | None,
-        monitor: str,
         compile: bool,
+        metric: Metric,
     ) -> None:
         super().__init__()
         self.net = net
         self.tokenizer = tokenizer
         self.optimizer_factory = optimizer
         self.schedule = scheduler.check() if scheduler is not None else None
-        self.monitor, self.compile_net = monitor, compile
+        self.metric, self.compile_net = metric, compile
+        #: The logged figure that selects the best checkpoint, e.g. val/bleu.
+        self.monitor = f"val/{metric.monitor}"
         #: Rows of the last evaluation, for the SampleTable callback.
         self.samples: list[list[str]] = []
         #: Extra entries written into every checkpoint (the resolved config, the tokenizer).

@@ -54,19 +54,17 @@ class QATask(Task):
         tokenizer: Tokenizer,
         optimizer: Callable[..., torch.optim.Optimizer],
         scheduler: LRSchedule | None = None,
-        monitor: str = "val/f1",
         compile: bool = False,
-        max_answer_len: int = 15,
         metric: SquadMetrics | None = None,
+        max_answer_len: int = 15,
     ) -> None:
         if not isinstance(net, DocumentReader):
             raise ConfigError(
                 f"task=qa answers with a reader (model=reader), not {type(net).__name__}; "
                 f"use model=reader with task=qa."
             )
-        super().__init__(net, tokenizer, optimizer, scheduler, monitor, compile)
+        super().__init__(net, tokenizer, optimizer, scheduler, compile, metric or SquadMetrics())
         self.save_hyperparameters(ignore=["net", "tokenizer", "optimizer", "scheduler", "metric"])
-        self.metric = metric or SquadMetrics()
         self._outputs: dict[int, Answer] = {}
 
     @classmethod

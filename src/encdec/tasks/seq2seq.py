@@ -75,10 +75,9 @@ class Seq2SeqTask(Task):
         tokenizer: Tokenizer,
         optimizer: Callable[..., torch.optim.Optimizer],
         scheduler: LRSchedule | None = None,
-        monitor: str = "val/bleu",
         compile: bool = False,
-        decoding: DecodingSettings | None = None,
         metric: Bleu | Rouge | None = None,
+        decoding: DecodingSettings | None = None,
         loss: LossSettings | None = None,
     ) -> None:
         if not isinstance(net, Seq2SeqNetwork):
@@ -87,12 +86,11 @@ class Seq2SeqTask(Task):
                 f"(model=seq2seq or model=transformer), not {type(net).__name__}; choose one of "
                 f"those, or task=qa for model=reader."
             )
-        super().__init__(net, tokenizer, optimizer, scheduler, monitor, compile)
+        super().__init__(net, tokenizer, optimizer, scheduler, compile, metric or Bleu())
         self.save_hyperparameters(
             ignore=["net", "tokenizer", "optimizer", "scheduler", "decoding", "metric", "loss"]
         )
         self.decoding = decoding or DecodingSettings()
-        self.metric = metric or Bleu()
         self.loss_settings = loss or LossSettings()
         self.ids = special_ids(tokenizer)
         self._outputs: dict[int, Output] = {}

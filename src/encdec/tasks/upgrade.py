@@ -5,6 +5,7 @@ surgery on a copy: nothing is built). Version 3 made each group build one object
 - `task.label_smoothing` / `task.coverage_loss_weight` -> the `task.loss` record;
 - `task.metric` ("bleu" | "rouge") + `task.bleu_tokenize` / `task.rouge_stemmer` -> a metric
   object (`encdec.metrics.Bleu(tokenize)`, `Rouge(stemmer)`); QA's -> `SquadMetrics`;
+- `task.monitor` (`val/<figure>`) -> the metric's `monitor` (`<figure>`);
 - `task.num_samples` -> the sample table's own option (`callbacks.samples.num_samples`).
 
 The model node kept its layout (`rnn_type`, `attention`), so it passes unchanged.
@@ -18,6 +19,12 @@ from typing import Any
 SEQ2SEQ = "encdec.tasks.Seq2SeqTask"
 QA = "encdec.tasks.QATask"
 LR_SCHEDULE = "encdec.tasks.LRSchedule"
+#: The figures each metric may monitor (encdec.metrics); another saved monitor keeps the default.
+FIGURES = {
+    "encdec.metrics.Bleu": ("bleu",),
+    "encdec.metrics.Rouge": ("rouge1", "rouge2", "rougeL"),
+    "encdec.metrics.SquadMetrics": ("em", "f1"),
+}
 
 
 def _upgrade_task(task: dict[str, Any]) -> dict[str, Any]:
@@ -46,6 +53,10 @@ def _upgrade_task(task: dict[str, Any]) -> dict[str, Any]:
             )
     elif target == QA and not isinstance(task.get("metric"), dict):
         task["metric"] = {"_target_": "encdec.metrics.SquadMetrics"}
+    monitor = str(task.pop("monitor", "")).removeprefix("val/")
+    metric = task.get("metric")
+    if isinstance(metric, dict) and monitor in FIGURES.get(metric.get("_target_", ""), ()):
+        metric.setdefault("monitor", monitor)
     return task
 
 
