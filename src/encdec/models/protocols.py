@@ -31,7 +31,7 @@ class Seq2SeqNetwork(Protocol):
 
     def step(self, tokens: torch.Tensor, memory: Any, state: Any) -> Any: ...
 
-    def forward(
+    def __call__(
         self,
         src: torch.Tensor,
         src_lengths: torch.Tensor,

@@ -48,6 +48,8 @@ class QATask(Task):
     JSON, so `evaluate-v1.1.py dev-v1.1.json <file>` scores them too.
     """
 
+    metric: SquadMetrics
+
     def __init__(
         self,
         net: nn.Module,
@@ -65,6 +67,7 @@ class QATask(Task):
             )
         super().__init__(net, tokenizer, optimizer, scheduler, compile, metric or SquadMetrics())
         self.save_hyperparameters(ignore=["net", "tokenizer", "optimizer", "scheduler", "metric"])
+        self.max_answer_len = max_answer_len
         self._outputs: dict[int, Answer] = {}
 
     @classmethod
@@ -107,7 +110,7 @@ class QATask(Task):
         starts, ends, scores = best_spans(
             start_logits.float().log_softmax(-1),
             end_logits.float().log_softmax(-1),
-            self.hparams.max_answer_len,
+            self.max_answer_len,
         )
         found = []
         for context, offsets, s, e, score in zip(

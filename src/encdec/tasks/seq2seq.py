@@ -7,11 +7,12 @@ import json
 import logging
 import math
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import torch
 import torch.nn.functional as F
 from tokenizers import Tokenizer
+from torch import nn
 
 from encdec.data.batching import Batch
 from encdec.data.copy_vocab import detokenize
@@ -69,9 +70,11 @@ class Seq2SeqTask(Task):
     `loss.coverage_weight` x the coverage loss (logged as train/coverage_loss).
     """
 
+    metric: Bleu | Rouge
+
     def __init__(
         self,
-        net: Seq2SeqNetwork,
+        net: nn.Module,
         tokenizer: Tokenizer,
         optimizer: Callable[..., torch.optim.Optimizer],
         scheduler: LRSchedule | None = None,
@@ -108,9 +111,14 @@ class Seq2SeqTask(Task):
 
     # -- training -----------------------------------------------------------------------------
     @property
+    def network(self) -> Seq2SeqNetwork:
+        """The network as the protocol it was checked against when the task was built."""
+        return cast(Seq2SeqNetwork, self.net)
+
+    @property
     def copies(self) -> bool:
         """True when the network copies: it then returns log-probabilities, not logits."""
-        return self.net.copy
+        return self.network.copy
 
     def _forward_real(self, batch: Batch) -> tuple[torch.Tensor, Any, torch.Tensor, torch.Tensor]:
         """Teacher-forced outputs at the real (non-pad) target positions.
@@ -131,11 +139,11 @@ class Seq2SeqTask(Task):
         out, weights, real, target = self._forward_real(batch)
         tokens = out.size(0)
         if self.copies:
-            total = smoothed_nll(out, target, label_smoothing, self.net.vocab_size)
+            total = smoothed_nll(out, target, label_smoothing, self.network.vocab_size)
         else:
             total = smoothed_cross_entropy(out, target, label_smoothing)
         coverage = None
-        if self.net.coverage and weights is not None:
+        if self.network.coverage and weights is not None:
             coverage = coverage_loss(weights, real) / max(tokens, 1)
         return Loss(total / max(tokens, 1), tokens, coverage)
 
@@ -170,7 +178,7 @@ class Seq2SeqTask(Task):
         `beam_size` when given; beam size 1 is greedy search."""
         s = settings or self.decoding
         return beam_search(
-            self.net,
+            self.network,
             batch.src,
             batch.src_lengths,
             self.ids["bos"],
