@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
+from types import SimpleNamespace
 
 import lightning as L
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
+from lightning.pytorch.loggers import WandbLogger
 
 from encdec import build
+from encdec.callbacks import SampleTable
 from encdec.cli.common import CONF_DIR, ROOT
+from encdec.cli.renamed import renamed_message
 from encdec.data.tokenization import placeholder_tokenizer
 from encdec.errors import ConfigError
 from encdec.models import (
@@ -352,3 +356,35 @@ def test_the_monitor_is_a_figure_of_the_tasks_metric(task: str, monitor: str, tm
     other = compose_train([f"task={task}", "task.metric.monitor=nonsense"])
     with pytest.raises(ConfigError, match=r"^task\.metric\.monitor='nonsense': .* choose one"):
         build.check_config(other)
+
+
+@pytest.mark.parametrize(
+    ("typed", "now"),
+    [
+        ("task.label_smoothing=0.0", "task.loss.label_smoothing=..."),
+        ("task.coverage_loss_weight=2", "task.loss.coverage_weight=..."),
+        ("task.bleu_tokenize=zh", "task.metric.tokenize=..."),
+        ("task.rouge_stemmer=false", "task.metric.stemmer=..."),
+        ("task.monitor=val/rouge2", "task.metric.monitor=rouge2"),
+        ("task.scheduler_interval=step", "task.scheduler.interval=..."),
+        ("task.num_samples=4", "callbacks.samples.num_samples=..."),
+    ],
+)
+def test_options_moved_in_version_3_name_their_new_place(typed: str, now: str) -> None:
+    """An old spelling stops with one line naming the new one; the new one composes and builds."""
+    message = renamed_message(typed)
+    assert message and "\n" not in message and f"write {now}" in message
+    value = typed.split("=", 1)[1]
+    value = "rouge2" if now.startswith("task.metric.monitor") else value
+    task = "summarization" if "rouge" in typed or "coverage" in typed else "translation"
+    build.check_config(compose_train([f"task={task}", f"{now.split('=')[0]}={value}"]))
+
+
+def test_the_sample_table_logs_its_own_number_of_rows(monkeypatch) -> None:
+    logged: list = []
+    monkeypatch.setattr(WandbLogger, "__init__", lambda self: None)
+    monkeypatch.setattr(WandbLogger, "log_table", lambda self, **kw: logged.append(kw["data"]))
+    trainer = SimpleNamespace(sanity_checking=False, loggers=[WandbLogger()], global_step=3)
+    module = SimpleNamespace(samples=[[str(i), "p", "r"] for i in range(20)])
+    SampleTable(num_samples=5).on_validation_end(trainer, module)
+    assert logged == [[[str(i), "p", "r"] for i in range(5)]]
