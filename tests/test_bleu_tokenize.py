@@ -1,4 +1,4 @@
-"""BLEU after the target language: `task.bleu_tokenize` scores as the sacrebleu command does with
+"""BLEU after the target language: `task.metric.tokenize` scores as the sacrebleu command does with
 the same `-tok`, on Chinese and Japanese text written for the tests (tests/cjk_corpus.py)."""
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def test_tokenization_changes_the_score_of_unspaced_text() -> None:
 
 
 def test_an_unknown_tokenization_names_the_choices() -> None:
-    with pytest.raises(ConfigError, match=r"task.bleu_tokenize='chinese'.*zh"):
+    with pytest.raises(ConfigError, match=r"task.metric.tokenize='chinese'.*zh"):
         metrics.bleu_scorer("chinese")
 
 
@@ -105,5 +105,5 @@ def test_ja_mecab_without_mecab_says_what_to_install() -> None:
     )
     message = result.stdout.strip()
     assert "\n" not in message
-    assert message.startswith("task.bleu_tokenize=ja-mecab: sacreBLEU could not load its tokenizer")
+    assert message.startswith("task.metric.tokenize=ja-mecab: sacreBLEU could not load its tokenizer")
     assert "pip install mecab-python3 ipadic" in message

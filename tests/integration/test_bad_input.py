@@ -57,6 +57,14 @@ BAD_CONFIGS = {
         ["model=transformer", "rnn=gru"],
         ["model.rnn_type: not an option of encdec.models.TransformerSeq2Seq", "num_heads"],
     ),
+    "question-answering data for translation": (
+        ["data=squad"],
+        ["SquadDataModule holds questions for task=qa", "data=multi30k", "or choose task=qa"],
+    ),
+    "an option renamed in format version 3": (
+        ["task.label_smoothing=0.2"],
+        ["task.label_smoothing= was renamed: write task.loss.label_smoothing=... instead"],
+    ),
     "an old spelling": (
         ["rnn=transformer", "task.beam_size=4"],
         ["rnn= was renamed: write model=transformer", "task.decoding.beam_size=... instead"],

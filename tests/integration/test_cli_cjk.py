@@ -1,6 +1,6 @@
 """Chinese <-> English from the command line, on the corpus of tests/cjk_corpus.py written as
 `{split}.{lang}.gz` files: the tokenizer gives every sentence back exactly, and BLEU uses the
-target language's tokenization (`task.bleu_tokenize`), recorded with the score."""
+target language's tokenization (`task.metric.tokenize`), recorded with the score."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def test_train_translates_and_scores_in_the_target_language(
         f"data.tgt_lang={tgt}",
         "data.splits.test=test",
         "data.download_url=null",
-        *([f"task.bleu_tokenize={tokenize}"] if tokenize != "13a" else []),  # 13a: the default
+        *([f"task.metric.tokenize={tokenize}"] if tokenize != "13a" else []),  # 13a: the default
         *TINY,
     ]
     result = run(args, data_dir, tmp_path)

@@ -57,7 +57,7 @@ def test_the_offline_wandb_run_holds_metrics_attention_images_tables_and_the_bes
         if r.WhichOneof("record_type") == "config"
         for item in r.config.update
     }
-    assert config["model"]["hidden_dim"] == 32 and config["task"]["monitor"] == "val/bleu"
+    assert config["model"]["hidden_dim"] == 32 and config["task"]["metric"]["monitor"] == "bleu"
 
     # Attention heatmaps: one image per fixed validation sentence, captioned with its source.
     images = sorted((wandb_run / "files" / "media" / "images" / "val").glob("attention_*.png"))

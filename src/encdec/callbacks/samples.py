@@ -7,12 +7,16 @@ from lightning.pytorch.loggers import WandbLogger
 
 
 class SampleTable(L.Callback):
-    """Reads `pl_module.samples` ([source, prediction, reference] rows) set at epoch end."""
+    """Reads `pl_module.samples` ([source, prediction, reference] rows, in split order) set at
+    epoch end, and logs the first `num_samples` of them."""
 
     COLUMNS = ["source", "prediction", "reference"]
 
+    def __init__(self, num_samples: int = 8) -> None:
+        self.num_samples = num_samples
+
     def _log(self, trainer: L.Trainer, pl_module: L.LightningModule, key: str) -> None:
-        rows = getattr(pl_module, "samples", None)
+        rows = (getattr(pl_module, "samples", None) or [])[: self.num_samples]
         if not rows or trainer.sanity_checking:
             return
         for logger in trainer.loggers:

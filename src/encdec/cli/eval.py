@@ -35,8 +35,8 @@ def task_overrides(cfg: DictConfig) -> dict[str, Any]:
     the test's beam. (QA checkpoints have no decoding settings: build skips what a task lacks.)"""
     decoding = {k: cfg[k] for k in DECODING_OPTIONS if cfg.get(k) is not None}
     overrides: dict[str, Any] = {"decoding": {**decoding, "val_beam_size": "${.beam_size}"}}
-    if cfg.get("rouge_stemmer") is not None:
-        overrides["rouge_stemmer"] = cfg.rouge_stemmer
+    if cfg.get("rouge_stemmer") is not None:  # a ROUGE metric's option (BLEU has none)
+        overrides["metric"] = {"stemmer": cfg.rouge_stemmer}
     return overrides
 
 

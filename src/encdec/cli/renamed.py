@@ -15,7 +15,20 @@ RENAMED = {
     r"^\+*model\.embedding\.word2vec=": "embeddings.word2vec=...",
     r"^\+*model\.embedding\.freeze=": "model.freeze_embeddings=...",
     r"^\+*model\.compile=": "task.compile=...",
-    r"^\+*checkpoint_filename=": "nothing: the task names the best checkpoint after task.monitor",
+    r"^\+*checkpoint_filename=": "nothing: the task names the best checkpoint after "
+    "task.metric.monitor",
+    # format version 3: each group builds one object
+    r"^\+*task\.label_smoothing=": "task.loss.label_smoothing=...",
+    r"^\+*task\.coverage_loss_weight=": "task.loss.coverage_weight=...",
+    r"^\+*task\.bleu_tokenize=": "task.metric.tokenize=...",
+    r"^\+*task\.rouge_stemmer=": "task.metric.stemmer=...",
+    r"^\+*task\.metric=(bleu|rouge)$": "task.metric._target_=encdec.metrics.Bleu "
+    "(or encdec.metrics.Rouge: the metric is an object now)",
+    r"^\+*task\.scheduler_interval=": "task.scheduler.interval=...",
+    r"^\+*task\.monitor=(?:val/)?(.*)$": "task.metric.monitor={0} (a figure of the task's metric)",
+    r"^\+*task\.num_samples=": "callbacks.samples.num_samples=...",
+    r"^\+*(rnn|attention)=unused$": "nothing: a model without that option takes none "
+    "(model=transformer)",
 }
 
 #: eval.py / predict.py take their decoding options at the top level (beam_size=...).

@@ -3,6 +3,7 @@
 from encdec.models.attention import Attention, BahdanauAttention, LuongAttention
 from encdec.models.decoder import Decoder, DecoderState, Memory
 from encdec.models.encoder import Encoder, EncoderOutput
+from encdec.models.protocols import Seq2SeqNetwork
 from encdec.models.reader import DocumentReader
 from encdec.models.seq2seq import Seq2Seq
 from encdec.models.transformer import TransformerSeq2Seq
@@ -18,5 +19,6 @@ __all__ = [
     "Encoder",
     "EncoderOutput",
     "Seq2Seq",
+    "Seq2SeqNetwork",
     "TransformerSeq2Seq",
 ]

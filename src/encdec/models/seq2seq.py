@@ -23,6 +23,9 @@ class Seq2Seq(nn.Module):
     vectors, which `encdec.build` loads before training (it knows the tokenizer's vocabulary).
     """
 
+    #: No position table: sources and outputs of any length (protocols.Seq2SeqNetwork).
+    max_positions: int | None = None
+
     def __init__(
         self,
         vocab_size: int,

@@ -92,6 +92,10 @@ class TransformerSeq2Seq(nn.Module):
     dot-product attention, so there is no `rnn` or `attention` option (conf/model/transformer.yaml).
     """
 
+    #: Abilities (encdec.models.protocols.Seq2SeqNetwork): it neither copies nor keeps coverage.
+    copy = False
+    coverage = False
+
     def __init__(
         self,
         vocab_size: int,
@@ -127,6 +131,7 @@ class TransformerSeq2Seq(nn.Module):
                 f"model.num_heads={num_heads}."
             )
         self.hidden_dim = hidden_dim
+        self.vocab_size = vocab_size
 
         def embed() -> nn.Embedding:
             emb = nn.Embedding(vocab_size, embedding_dim, padding_idx=pad_id)
@@ -175,6 +180,11 @@ class TransformerSeq2Seq(nn.Module):
             self.pre_output = None
             self.output = OutputLayer(hidden_dim, vocab_size)
         set_frozen(self.embeddings(), freeze_embeddings)
+
+    @property
+    def max_positions(self) -> int:
+        """The longest source or output the position table covers."""
+        return self.positions.max_positions
 
     def embeddings(self) -> list[nn.Embedding]:
         """The token embedding matrices (one when shared)."""

@@ -1,6 +1,7 @@
 """LightningModules: training, evaluation and metrics around the plain models."""
 
+from encdec.tasks.base import LRSchedule, Task
 from encdec.tasks.qa import QATask
-from encdec.tasks.seq2seq import Seq2SeqTask
+from encdec.tasks.seq2seq import LossSettings, Seq2SeqTask
 
-__all__ = ["QATask", "Seq2SeqTask"]
+__all__ = ["LRSchedule", "LossSettings", "QATask", "Seq2SeqTask", "Task"]

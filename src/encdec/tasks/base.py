@@ -1,11 +1,12 @@
-"""What every task shares: the configured optimizer and scheduler, torch.compile, the DDP gather
-of evaluation outputs, prediction files and self-contained checkpoints."""
+"""What every task shares: the training options (optimizer, learning-rate schedule, monitored
+metric, torch.compile), the DDP gather of evaluation outputs, prediction files and
+self-contained checkpoints."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import lightning as L
 import torch
@@ -13,22 +14,43 @@ import torch.distributed as dist
 from tokenizers import Tokenizer
 from torch import nn
 
+from encdec.errors import ConfigError
 from encdec.files import atomic_write_text
+from encdec.metrics import Metric
 
 if TYPE_CHECKING:
     from encdec.artifacts import SavedModel
 
 R = TypeVar("R")
 
+INTERVALS = ("epoch", "step")
+
+
+class LRSchedule(NamedTuple):
+    """A learning-rate schedule (`task.scheduler`, the `scheduler` group): the scheduler's
+    factory (Hydra `_partial_`, called with the optimizer) and how often it steps."""
+
+    scheduler: Callable[..., Any]
+    interval: str = "epoch"
+
+    def check(self) -> LRSchedule:
+        if self.interval not in INTERVALS:
+            raise ConfigError(
+                f"task.scheduler.interval={self.interval!r}: choose one of {', '.join(INTERVALS)}."
+            )
+        return self
+
 
 class Task(L.LightningModule):
-    """Base of the tasks: holds the network, tokenizer and the optimizer/scheduler factories
-    (Hydra `_partial_`). Subclasses call `save_hyperparameters` themselves (with `monitor`,
-    `scheduler_interval` and `compile` among them), so their own arguments are recorded.
+    """Base of the tasks: the network, the tokenizer and the options every task trains with.
 
-    `compile` applies torch.compile to the network when training starts (`setup`), as the
-    Lightning-Hydra template does; Module.compile keeps the parameter names, so checkpoints load
-    with or without it.
+    `optimizer` is a factory (Hydra `_partial_`) called with the parameters; `scheduler` an
+    `LRSchedule` or None (a constant rate); `metric` the metric object (encdec.metrics), whose
+    `monitor` figure on validation (`val/<monitor>`) selects the best checkpoint and is what
+    ReduceLROnPlateau watches; `compile` applies torch.compile to the
+    network when training starts (`setup`), as the Lightning-Hydra template does
+    (Module.compile keeps the parameter names, so checkpoints load with or without it).
+    Subclasses call `save_hyperparameters` themselves, so their own arguments are recorded.
     """
 
     def __init__(
@@ -36,40 +58,58 @@ class Task(L.LightningModule):
         net: nn.Module,
         tokenizer: Tokenizer,
         optimizer: Callable[..., torch.optim.Optimizer],
-        scheduler: Callable[..., Any] | None,
+        scheduler: LRSchedule | None,
+        compile: bool,
+        metric: Metric,
     ) -> None:
         super().__init__()
         self.net = net
         self.tokenizer = tokenizer
-        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
+        self.optimizer_factory = optimizer
+        self.schedule = scheduler.check() if scheduler is not None else None
+        self.metric, self.compile_net = metric, compile
+        #: The logged figure that selects the best checkpoint, e.g. val/bleu.
+        self.monitor = f"val/{metric.monitor}"
         #: Rows of the last evaluation, for the SampleTable callback.
         self.samples: list[list[str]] = []
         #: What every checkpoint carries besides the weights (encdec.artifacts.SavedModel: the
         #: resolved config, the tokenizer, ...); set by encdec.build.
         self.checkpoint_extras: SavedModel | None = None
 
+    @classmethod
+    def check_data(cls, datamodule: type) -> None:
+        """Refuse a datamodule class whose batches this task cannot read (a ConfigError naming
+        the `data` option and the fix), before anything is built; this base accepts any."""
+
     @property
     def checkpoint_filename(self) -> str:
         """The best checkpoint's file name, after the monitored metric: epoch03-step660-bleu12.34."""
-        monitor = self.hparams.monitor
+        monitor = self.monitor
         return f"epoch{{epoch:02d}}-step{{step}}-{monitor.split('/')[-1]}{{{monitor}:.2f}}"
 
     def setup(self, stage: str) -> None:
-        if self.hparams.get("compile") and stage == "fit":
+        if self.compile_net and stage == "fit":
             self.net.compile()
 
     def configure_optimizers(self) -> Any:
         optimizer = self.optimizer_factory(params=self.parameters())
-        if self.scheduler_factory is None:
+        if self.schedule is None:
             return optimizer
         return {
             "optimizer": optimizer,
             "lr_scheduler": {
-                "scheduler": self.scheduler_factory(optimizer=optimizer),
-                "monitor": self.hparams.monitor,
-                "interval": self.hparams.scheduler_interval,
+                "scheduler": self.schedule.scheduler(optimizer=optimizer),
+                "monitor": self.monitor,
+                "interval": self.schedule.interval,
             },
         }
+
+    def log_score(
+        self, stage: str, values: dict[str, float], progress_bar: tuple[str, ...], **kw: Any
+    ) -> None:
+        """Log a metric object's figures as `<stage>/<name>`."""
+        for key, value in values.items():
+            self.log(f"{stage}/{key}", value, prog_bar=key in progress_bar, **kw)
 
     @staticmethod
     def gather(outputs: dict[int, R]) -> list[R]:

@@ -5,18 +5,19 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from tokenizers import Tokenizer
 from torch import nn
 
-from encdec import metrics
-from encdec.data.squad import QABatch
+from encdec.data.squad import QABatch, SquadDataModule
 from encdec.decoding.spans import best_spans
+from encdec.errors import ConfigError
+from encdec.metrics import SquadMetrics
 from encdec.models.reader import DocumentReader
-from encdec.tasks.base import Task
+from encdec.tasks.base import LRSchedule, Task
 
 
 class Answer(NamedTuple):
@@ -40,32 +41,42 @@ class Span(NamedTuple):
 class QATask(Task):
     """Wraps a DocumentReader: cross-entropy on the gold start and end tokens; at evaluation the
     best span (shorter than `max_answer_len` tokens) is cut from the context by its character
-    offsets and scored with the official SQuAD exact match and F1 (max over the references).
+    offsets and scored by `metric` (the official SQuAD exact match and F1, max over the
+    references).
 
     Predictions go to `<run>/predictions/<stage>[-epochNN].json` as the official `{id: answer}`
     JSON, so `evaluate-v1.1.py dev-v1.1.json <file>` scores them too.
     """
+
+    metric: SquadMetrics
 
     def __init__(
         self,
         net: nn.Module,
         tokenizer: Tokenizer,
         optimizer: Callable[..., torch.optim.Optimizer],
-        scheduler: Callable[..., Any] | None = None,
-        scheduler_interval: str = "epoch",
-        monitor: str = "val/f1",
+        scheduler: LRSchedule | None = None,
         compile: bool = False,
+        metric: SquadMetrics | None = None,
         max_answer_len: int = 15,
-        num_samples: int = 8,
     ) -> None:
         if not isinstance(net, DocumentReader):
-            raise ValueError(
+            raise ConfigError(
                 f"task=qa answers with a reader (model=reader), not {type(net).__name__}; "
                 f"use model=reader with task=qa."
             )
-        super().__init__(net, tokenizer, optimizer, scheduler)
-        self.save_hyperparameters(ignore=["net", "tokenizer", "optimizer", "scheduler"])
+        super().__init__(net, tokenizer, optimizer, scheduler, compile, metric or SquadMetrics())
+        self.save_hyperparameters(ignore=["net", "tokenizer", "optimizer", "scheduler", "metric"])
+        self.max_answer_len = max_answer_len
         self._outputs: dict[int, Answer] = {}
+
+    @classmethod
+    def check_data(cls, datamodule: type) -> None:
+        if not issubclass(datamodule, SquadDataModule):
+            raise ConfigError(
+                f"task=qa reads questions with their contexts, which {datamodule.__name__} does "
+                f"not hold: use data=squad or data=squad_json with task=qa."
+            )
 
     def forward(self, batch: QABatch) -> tuple[torch.Tensor, torch.Tensor]:
         return self.net(
@@ -99,7 +110,7 @@ class QATask(Task):
         starts, ends, scores = best_spans(
             start_logits.float().log_softmax(-1),
             end_logits.float().log_softmax(-1),
-            self.hparams.max_answer_len,
+            self.max_answer_len,
         )
         found = []
         for context, offsets, s, e, score in zip(
@@ -138,13 +149,11 @@ class QATask(Task):
         if not outputs:
             return
         predictions = {o.qid: o.prediction for o in outputs}  # the official {id: answer} file
-        scores = metrics.squad_em_f1(predictions, {o.qid: o.references for o in outputs})
+        score = self.metric(predictions, {o.qid: o.references for o in outputs})
         # Every rank computed the same figures from the same gathered answers: no further sync.
-        self.log(f"{stage}/em", scores["em"], prog_bar=True)
-        self.log(f"{stage}/f1", scores["f1"], prog_bar=True)
+        self.log_score(stage, score.values, score.progress_bar)
         self.samples = [
-            [o.question, o.prediction, " | ".join(o.references["text"])]
-            for o in outputs[: self.hparams.num_samples]
+            [o.question, o.prediction, " | ".join(o.references["text"])] for o in outputs
         ]
         self.write_predictions(
             stage, ".json", json.dumps(predictions, ensure_ascii=False, indent=0) + "\n"

@@ -1,4 +1,5 @@
-"""Seq2SeqTask: teacher-forced training, decoding and BLEU / ROUGE for an encoder-decoder model."""
+"""Seq2SeqTask: teacher-forced training, decoding and a configured metric (BLEU, ROUGE) for an
+encoder-decoder network."""
 
 from __future__ import annotations
 
@@ -6,24 +7,33 @@ import json
 import logging
 import math
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import torch
 import torch.nn.functional as F
 from tokenizers import Tokenizer
 from torch import nn
 
-from encdec import metrics
 from encdec.data.batching import Batch
 from encdec.data.copy_vocab import detokenize
+from encdec.data.squad import SquadDataModule
 from encdec.data.tokenization import special_ids
 from encdec.decoding import DecodingSettings, Hypothesis, beam_search, max_output_lengths
+from encdec.errors import ConfigError
+from encdec.metrics import Bleu, Rouge
 from encdec.models.loss import coverage_loss, smoothed_cross_entropy, smoothed_nll
-from encdec.tasks.base import Task
+from encdec.models.protocols import Seq2SeqNetwork
+from encdec.tasks.base import LRSchedule, Task
 
 log = logging.getLogger(__name__)
 
-METRICS = ("bleu", "rouge")
+
+class LossSettings(NamedTuple):
+    """The training objective (`task.loss`): label smoothing of the cross-entropy, and the weight
+    of the coverage loss added when the network keeps coverage (See et al. use 1)."""
+
+    label_smoothing: float = 0.0
+    coverage_weight: float = 1.0
 
 
 class Loss(NamedTuple):
@@ -47,57 +57,68 @@ class Output(NamedTuple):
 
 
 class Seq2SeqTask(Task):
-    """Wraps a Seq2Seq network: cross-entropy training, val/test decoding, sacreBLEU / ROUGE.
+    """Wraps a `Seq2SeqNetwork`: cross-entropy training, val/test decoding and a metric object.
 
-    `optimizer` and `scheduler` are factories (Hydra `_partial_`), so the config picks them.
     `decoding` holds the search settings: validation decodes with `val_beam_size` (greedy by
-    default, for speed), test with `beam_size`. `metric` is "bleu" (sacreBLEU) or "rouge"
-    (ROUGE-1/2/L F1 against the first reference, and `*_multi` against all references where the
-    split has several; `rouge_stemmer` as in `metrics.rouge_f1`). `bleu_tokenize` is sacreBLEU's
-    tokenization, after the target language (13a; zh for Chinese, ja-mecab for Japanese, intl,
-    char: `metrics.BLEU_TOKENIZERS`); the score's sacreBLEU signature is logged beside it and
-    saved as `<run>/predictions/<stage>[-epochNN].bleu.json`. Every evaluation writes its
-    hypotheses, one per line in split order, to `<run>/predictions/` (see
-    `Task.write_predictions`). With a copying network (`net.copy`) the net returns
-    log-probabilities of its mixture and the loss is their NLL; otherwise the fused
-    cross-entropy on logits. With `net.coverage`, training adds `coverage_loss_weight` x the
-    coverage loss (logged as train/coverage_loss).
+    default, for speed), test with `beam_size`. `metric` scores a split's outputs
+    (`encdec.metrics.Bleu` or `Rouge`): its figures are logged as `<stage>/<name>`, and a record
+    it returns (BLEU's sacreBLEU signature) is saved as
+    `<run>/predictions/<stage>[-epochNN].<name>.json`. Every evaluation writes its hypotheses,
+    one per line in split order, to `<run>/predictions/` (see `Task.write_predictions`). A
+    copying network (`net.copy`) returns log-probabilities of its mixture and the loss is their
+    NLL; otherwise the fused cross-entropy on logits. With `net.coverage`, training adds
+    `loss.coverage_weight` x the coverage loss (logged as train/coverage_loss).
     """
+
+    metric: Bleu | Rouge
 
     def __init__(
         self,
         net: nn.Module,
         tokenizer: Tokenizer,
         optimizer: Callable[..., torch.optim.Optimizer],
-        scheduler: Callable[..., Any] | None = None,
-        scheduler_interval: str = "epoch",
-        monitor: str = "val/bleu",
+        scheduler: LRSchedule | None = None,
         compile: bool = False,
-        label_smoothing: float = 0.0,
-        coverage_loss_weight: float = 1.0,
+        metric: Bleu | Rouge | None = None,
         decoding: DecodingSettings | None = None,
-        metric: str = "bleu",
-        rouge_stemmer: bool = True,
-        num_samples: int = 8,
-        bleu_tokenize: str = "13a",
+        loss: LossSettings | None = None,
     ) -> None:
-        super().__init__(net, tokenizer, optimizer, scheduler)
-        if metric not in METRICS:
-            raise ValueError(f"task.metric={metric!r}: choose one of {METRICS}.")
-        if metric == "bleu":
-            metrics.bleu_scorer(bleu_tokenize)  # an unknown name or a missing package: now
-        self.save_hyperparameters(ignore=["net", "tokenizer", "optimizer", "scheduler", "decoding"])
+        if not isinstance(net, Seq2SeqNetwork):
+            raise ConfigError(
+                f"task=translation / summarization decode with an encoder-decoder "
+                f"(model=seq2seq or model=transformer), not {type(net).__name__}; choose one of "
+                f"those, or task=qa for model=reader."
+            )
+        super().__init__(net, tokenizer, optimizer, scheduler, compile, metric or Bleu())
+        self.save_hyperparameters(
+            ignore=["net", "tokenizer", "optimizer", "scheduler", "decoding", "metric", "loss"]
+        )
         self.decoding = decoding or DecodingSettings()
+        self.loss_settings = loss or LossSettings()
         self.ids = special_ids(tokenizer)
         self._outputs: dict[int, Output] = {}
         #: sacreBLEU's signature of the last BLEU score (tokenization, version, ...).
         self.bleu_signature: str | None = None
 
+    @classmethod
+    def check_data(cls, datamodule: type) -> None:
+        if issubclass(datamodule, SquadDataModule):
+            raise ConfigError(
+                f"{datamodule.__name__} holds questions for task=qa: translation and "
+                f"summarization read text pairs (data=multi30k, dialogsum, text_pairs or "
+                f"hf_pairs), or choose task=qa."
+            )
+
     # -- training -----------------------------------------------------------------------------
+    @property
+    def network(self) -> Seq2SeqNetwork:
+        """The network as the protocol it was checked against when the task was built."""
+        return cast(Seq2SeqNetwork, self.net)
+
     @property
     def copies(self) -> bool:
         """True when the network copies: it then returns log-probabilities, not logits."""
-        return bool(getattr(self.net, "copy", False))
+        return self.network.copy
 
     def _forward_real(self, batch: Batch) -> tuple[torch.Tensor, Any, torch.Tensor, torch.Tensor]:
         """Teacher-forced outputs at the real (non-pad) target positions.
@@ -118,11 +139,11 @@ class Seq2SeqTask(Task):
         out, weights, real, target = self._forward_real(batch)
         tokens = out.size(0)
         if self.copies:
-            total = smoothed_nll(out, target, label_smoothing, self.net.vocab_size)
+            total = smoothed_nll(out, target, label_smoothing, self.network.vocab_size)
         else:
             total = smoothed_cross_entropy(out, target, label_smoothing)
         coverage = None
-        if getattr(self.net, "coverage", False) and weights is not None:
+        if self.network.coverage and weights is not None:
             coverage = coverage_loss(weights, real) / max(tokens, 1)
         return Loss(total / max(tokens, 1), tokens, coverage)
 
@@ -137,11 +158,11 @@ class Seq2SeqTask(Task):
         return per_example.tolist(), real.sum(1).tolist()
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
-        result = self.loss(batch, self.hparams.label_smoothing)
+        result = self.loss(batch, self.loss_settings.label_smoothing)
         loss = result.cross_entropy
         if result.coverage is not None:
             self.log("train/coverage_loss", result.coverage, batch_size=len(batch))
-            loss = loss + self.hparams.coverage_loss_weight * result.coverage
+            loss = loss + self.loss_settings.coverage_weight * result.coverage
         self.log("train/loss", loss, prog_bar=True, batch_size=len(batch))
         return loss
 
@@ -157,7 +178,7 @@ class Seq2SeqTask(Task):
         `beam_size` when given; beam size 1 is greedy search."""
         s = settings or self.decoding
         return beam_search(
-            self.net,
+            self.network,
             batch.src,
             batch.src_lengths,
             self.ids["bos"],
@@ -207,31 +228,22 @@ class Seq2SeqTask(Task):
         hyps = [o.hypothesis for o in outputs]
         loss = sum(o.nll for o in outputs) / max(sum(o.tokens for o in outputs), 1)
         # Every rank holds the same figures; sync_dist averages equal values (no change).
-        if self.hparams.metric == "rouge":
-            stem = self.hparams.rouge_stemmer
-            first = [[o.reference] for o in outputs]
-            for key, value in metrics.rouge_f1(hyps, first, stem).items():
-                self.log(f"{stage}/{key}", value, prog_bar=key == "rouge1", sync_dist=True)
-            every = [o.references for o in outputs]
-            if any(len(r) > 1 for r in every):
-                for key, value in metrics.rouge_f1(hyps, every, stem).items():
-                    self.log(f"{stage}/{key}_multi", value, sync_dist=True)
-        else:
-            tokenize = self.hparams.get("bleu_tokenize", "13a")  # (older checkpoints: 13a)
-            bleu, signature = metrics.bleu_with_signature(
-                hyps, [o.reference for o in outputs], tokenize
-            )
-            self.log(f"{stage}/bleu", bleu, prog_bar=True, sync_dist=True)
-            self.bleu_signature = signature
+        score = self.metric(hyps, [o.reference for o in outputs], [o.references for o in outputs])
+        self.log_score(stage, score.values, score.progress_bar, sync_dist=True)
+        if score.record is not None and "signature" in score.record:
+            self.bleu_signature = score.record["signature"]
             if not self.trainer.sanity_checking:
-                log.info("%s/bleu %.2f (sacreBLEU %s)", stage, bleu, signature)
-            record = {"bleu": bleu, "signature": signature, "tokenize": tokenize}
-            self.write_predictions(stage, ".bleu.json", json.dumps(record, indent=2) + "\n")
+                log.info(
+                    "%s/bleu %.2f (sacreBLEU %s)", stage, score.values["bleu"], self.bleu_signature
+                )
+        if score.record is not None:
+            name = next(iter(score.values))
+            self.write_predictions(
+                stage, f".{name}.json", json.dumps(score.record, indent=2) + "\n"
+            )
         self.log(f"{stage}/loss", loss, sync_dist=True)
         self.log(f"{stage}/ppl", math.exp(min(loss, 50.0)), sync_dist=True)
-        self.samples = [
-            [o.source, o.hypothesis, o.reference] for o in outputs[: self.hparams.num_samples]
-        ]
+        self.samples = [[o.source, o.hypothesis, o.reference] for o in outputs]
         # One line per example: a summary's line breaks become spaces.
         self.write_predictions(stage, ".txt", "".join(h.replace("\n", " ") + "\n" for h in hyps))
 

@@ -36,12 +36,18 @@ def test_beam_size_on_the_command_line_wins_for_every_split() -> None:
 def test_summary_options_override_only_when_given() -> None:
     task = decoding(SUMMARIES, min_length=5, rouge_stemmer=False)
     d = task.decoding
-    assert (d.min_length, d.no_repeat_ngram_size, task.hparams.rouge_stemmer) == (5, 3, False)
+    assert (d.min_length, d.no_repeat_ngram_size, task.metric.stemmer) == (5, 3, False)
+    assert decoding(SUMMARIES).metric.stemmer is True  # the saved (version-2) rouge_stemmer
 
 
 def test_a_task_without_beam_search_is_left_alone() -> None:
     task = decoding(LEGACY / "qa.ckpt", beam_size=3, length_penalty=0.6)
     assert not hasattr(task, "decoding") and task.hparams.max_answer_len == 15
+
+
+def test_a_bleu_checkpoint_ignores_the_rouge_option() -> None:
+    task = decoding(LEGACY / "translation_lstm_bahdanau.ckpt", rouge_stemmer=False)
+    assert type(task.metric).__name__ == "Bleu" and task.metric.tokenize == "13a"
 
 
 def test_the_trained_task_is_copied_not_changed() -> None:

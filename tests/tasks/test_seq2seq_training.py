@@ -58,7 +58,7 @@ def test_a_tiny_model_overfits_a_real_batch(
         ],
         tmp_path,
     )
-    dm, task = build_task(cfg, label_smoothing=0.0)
+    dm, task = build_task(cfg, loss={"label_smoothing": 0.0})
     ds = dm.datasets["train"]
     examples = [ds[i] for i in range(16)]
     batch = dm.train_dataloader().collate_fn(examples)
