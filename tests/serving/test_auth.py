@@ -3,11 +3,16 @@ before anything reads the request."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
+from encdec.cli.common import ROOT
 from encdec.errors import ConfigError
 from encdec.serving import auth
 
@@ -86,3 +91,18 @@ def test_docs_need_the_key_the_page_does_not(client: TestClient) -> None:
     assert client.get("/openapi.json", headers={"x-api-key": "12345"}).json()["paths"]
     assert client.get("/").json() == "page"
     assert client.get("/static/app.js").json() == "js"
+
+
+def test_serve_py_refuses_a_list_key_in_one_line(tmp_path) -> None:
+    model = ROOT / "tests" / "fixtures" / "legacy" / "translation_lstm_bahdanau.pt"
+    result = subprocess.run(
+        [sys.executable, "serve.py", f"model_file={model}", "api_key=[1,2]"],
+        cwd=ROOT,
+        env={**os.environ, "ENCDEC_DATA_DIR": str(tmp_path), "LIT_SERVER_API_KEY": ""},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "api_key=[1, 2] is not text" in lines[0], result.stderr

@@ -68,7 +68,7 @@ def assert_stops(server: Server, sig: signal.Signals) -> None:
     the main process exits 0, and nothing of the process group is left."""
     main = server.process.pid
     before = group(main)
-    assert len(before) >= 4, before  # main, queue manager, model worker, HTTP server
+    assert len(before) >= 4, before  # main, queue manager, model worker, HTTP server or tracker
     os.kill(main, sig)
     deadline = time.monotonic() + STOPPED_WITHIN
     others = before
@@ -136,3 +136,16 @@ def test_idle_and_sigint(open_server: Server) -> None:
     used = cpu_seconds(pids) - before
     assert used < IDLE_CPU_LIMIT, f"{used:.2f} CPU s in {IDLE_SECONDS} s idle"
     assert_stops(open_server, signal.SIGINT)
+
+
+def test_sigint_while_the_worker_loads_the_model(tmp_path: Path) -> None:
+    server = Server([f"model_file={MODEL}"], tmp_path, tmp_path)
+    try:
+        deadline = time.monotonic() + 120
+        while not any("multiprocessing.spawn" in c for c in group(server.process.pid).values()):
+            assert server.process.poll() is None, server.log_path.read_text()[-2000:]
+            assert time.monotonic() < deadline, "no model worker started in 120 s"
+            time.sleep(0.05)
+        assert_stops(server, signal.SIGINT)
+    finally:
+        server.stop()
