@@ -6,18 +6,24 @@ from __future__ import annotations
 import logging
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from encdec.cli.common import CONF_DIR, run_friendly
 from encdec.errors import ConfigError
-from encdec.serving import schemas
+from encdec.serving import auth, lifecycle, schemas
 from encdec.serving.app import build_server
 
 log = logging.getLogger(__name__)
 
 
-def check(cfg: DictConfig) -> None:
-    """Exactly one model, options in range, before anything is loaded."""
+def command_line() -> list[str]:
+    """The overrides as typed (Hydra's parsed values lose e.g. the text of `api_key=12345`)."""
+    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+
+
+def check(cfg: DictConfig) -> str | None:
+    """Exactly one model, options in range, before anything is loaded; the API key's text."""
     if (cfg.ckpt_path is None) == (cfg.model_file is None):
         raise ConfigError(
             "give ckpt_path=<train.py checkpoint> or model_file=<exported model file>, one of them."
@@ -31,26 +37,32 @@ def check(cfg: DictConfig) -> None:
     unknown = set(cfg.limits) - set(schemas.Limits.__dataclass_fields__)
     if unknown:
         raise ConfigError(f"limits: unknown option(s) {sorted(unknown)}.")
+    return auth.key_from(cfg.api_key, command_line())
 
 
 def serve(cfg: DictConfig) -> None:
-    check(cfg)
+    api_key = check(cfg)
     limits = schemas.Limits(**OmegaConf.to_container(cfg.limits))
     server = build_server(
         cfg.ckpt_path or cfg.model_file,
         model_file=cfg.model_file is not None,
         max_batch_size=cfg.max_batch_size,
         batch_timeout=float(cfg.batch_timeout),
-        api_key=cfg.api_key or None,
+        api_key=api_key,
         limits=limits,
         accelerator=cfg.accelerator,
         timeout=cfg.timeout,
     )
     if cfg.host != "127.0.0.1":
         log.warning("Listening on %s: reachable beyond this machine (host=%s).", cfg.host, cfg.host)
-    if not cfg.api_key:
+    if api_key:
+        log.info(
+            "API key set: every request but the page (/ and /static/) needs the header "
+            "X-API-Key: <key> (/docs and /openapi.json too)."
+        )
+    else:
         log.info("No API key: anyone who can reach %s:%s may use it.", cfg.host, cfg.port)
-    server.run(host=cfg.host, port=cfg.port, generate_client_file=False, log_level="warning")
+    lifecycle.run(server, cfg.host, cfg.port, log_level="warning")
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="serve")

@@ -4,7 +4,7 @@ Routes: POST /predict (the model), GET /health (LitServe: "ok" once the model is
 GET /model (what is served: task, languages, vocabulary, training summary, recorded metrics,
 request limits), GET / (the page; static files under /static, no build step, nothing fetched
 from elsewhere). With an API key every route but the page and its files needs the header
-`X-API-Key` (LitServe's own mechanism: 401 without it).
+`X-API-Key` (`serving.auth`: 401 without it, before the body is read; /docs, /openapi.json too).
 
 Every error is JSON: {"error": "<what is wrong>", "field": "<the request field>"} (field where
 one is to blame), status 400 for a body that is not JSON, 422 for a request that is, 413 for a
@@ -29,8 +29,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from encdec import build
 from encdec.inference.predictor import Predictor
-from encdec.serving import schemas
+from encdec.serving import batching, schemas
 from encdec.serving.api import QAAPI, Seq2SeqAPI, load_predictor
+from encdec.serving.auth import KeyMiddleware
 
 log = logging.getLogger(__name__)
 
@@ -173,13 +174,13 @@ def build_server(
     api_class = API_OF_KIND[predictor.kind]
     info = model_info(path, predictor, limits, model_file)
     del predictor
-    # LitServe reads LIT_SERVER_API_KEY from the environment at import; a key given in the
-    # config takes its place (before the routes are made, which is when LitServe consults it).
-    if api_key:
-        ls_server.LIT_SERVER_API_KEY = api_key
+    # LitServe reads LIT_SERVER_API_KEY from the environment at import; the config's key (which
+    # defaults to it) takes its place (before the routes are made, when LitServe consults it).
+    ls_server.LIT_SERVER_API_KEY = api_key
     api = api_class(
         str(path), model_file, max_batch_size=max_batch_size, batch_timeout=batch_timeout
     )
+    api.loop = batching.loop_for(max_batch_size)  # waits for requests instead of polling
     server = ls.LitServer(
         api,
         accelerator=accelerator,
@@ -202,4 +203,6 @@ def build_server(
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    if api_key:  # outermost: checked before anything reads the request
+        app.add_middleware(KeyMiddleware, key=api_key)
     return server
