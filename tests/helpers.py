@@ -12,7 +12,7 @@ from encdec.cli.common import CONF_DIR, ROOT
 #: Overrides that keep a real run tiny: a 300-pair slice of the real corpus and a small model.
 SMALL = [
     "data.limit_train=300",
-    "data.vocab_size=500",
+    "data.tokenizer.vocab_size=500",
     "data.max_tokens=1024",
     "model.embedding_dim=16",
     "model.hidden_dim=32",

@@ -31,6 +31,7 @@ from tokenizers import Tokenizer
 from torch import nn
 
 from encdec.data.base import BucketedDataModule
+from encdec.data.migrations import upgrade_v3
 from encdec.data.tokenization import PAD, placeholder_tokenizer
 from encdec.data.word2vec import Word2VecSettings, cached_word2vec
 from encdec.errors import CheckpointError, ConfigError
@@ -52,6 +53,12 @@ ALLOWED_TARGETS = frozenset(
         "encdec.tasks.Seq2SeqTask",
         "encdec.tasks.QATask",
         "encdec.decoding.DecodingSettings",
+        "encdec.data.seq2seq.Seq2SeqDataModule",
+        "encdec.data.qa.QADataModule",
+        "encdec.data.sources.Files",
+        "encdec.data.sources.Hub",
+        "encdec.data.sources.QAFiles",
+        # written by encdec before format 3 (rewritten by encdec.data.migrations.upgrade_v3)
         "encdec.data.datamodule.TranslationDataModule",
         "encdec.data.datamodule.DialogSumDataModule",
         "encdec.data.squad.SquadDataModule",
@@ -315,8 +322,9 @@ def assemble(cfg: DictConfig) -> Assembled:
 
 # -- files -> task --------------------------------------------------------------------------------
 #: Version of the saved config layout in checkpoints and model files. 1: before the `model`
-#: group chose the architecture (read by `upgrade_config`); 2: today's.
-FORMAT_VERSION = 2
+#: group chose the architecture (read by `upgrade_config`); 2: five datamodule classes, before
+#: data sources (encdec.data.migrations); 3: today's.
+FORMAT_VERSION = 3
 MODEL_FILE_FORMAT = "encdec-model"
 #: Decoding options a version-1 Seq2SeqTask config held at its top level.
 _DECODING_KEYS = (
@@ -350,7 +358,7 @@ def upgrade_config(config: dict[str, Any], version: int) -> dict[str, Any]:
     """A saved config of an earlier layout in today's (plain dict surgery: nothing is built)."""
     config = copy.deepcopy(config)
     if version >= 2:
-        return config
+        return upgrade_v3(config) if version < 3 else config
     model, task = config.setdefault("model", {}), config.setdefault("task", {})
     embedding = model.pop("embedding", None) or {}
     model["freeze_embeddings"] = bool(embedding.get("freeze", False))
@@ -366,7 +374,7 @@ def upgrade_config(config: dict[str, Any], version: int) -> dict[str, Any]:
         decoding = {k: task.pop(k) for k in _DECODING_KEYS if k in task}
         task["decoding"] = {"_target_": "encdec.decoding.DecodingSettings", **decoding}
     config.pop("checkpoint_filename", None)
-    return config
+    return upgrade_v3(config)
 
 
 @dataclass

@@ -9,13 +9,13 @@ the datamodule drops and counts them, as for the built-in corpora.
 from __future__ import annotations
 
 import csv
-import gzip
 import itertools
 import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
+from encdec.data.readers import json_lines, numbered_lines
 from encdec.errors import DataError
 
 #: One field of a row: a column name (TSV / CSV with a header, JSON lines, dotted for nested
@@ -44,38 +44,6 @@ def detect_format(path: str | Path) -> str:
         f"optionally .gz; a pair of plain text files is named with {{lang}}, e.g. train.{{lang}}"
         f".gz). Set data.format=tsv|csv|jsonl."
     )
-
-
-def require_file(path: Path) -> None:
-    if not path.is_file():
-        raise DataError(f"Data file not found: {path}. Check data.splits / data.data_dir.")
-
-
-def numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """(line number, text with its newline) of a UTF-8 file, optionally gzipped; a line that is
-    not UTF-8 or a corrupt gzip stream is a DataError naming the line."""
-    require_file(path)
-    opener = gzip.open if path.suffix == ".gz" else open
-    number = 0
-    try:
-        with opener(path, "rb") as f:
-            for number, raw in enumerate(f, start=1):  # noqa: B007 (read after the loop)
-                try:
-                    text = raw.decode("utf-8")
-                except UnicodeDecodeError as err:
-                    raise DataError(
-                        f"{path}, line {number}: not valid UTF-8 ({err.reason} at byte "
-                        f"{err.start} of the line). Re-encode the file as UTF-8, e.g. iconv -f "
-                        f"latin1 -t utf-8 {path.name} > fixed.{path.name}."
-                    ) from None
-                if number == 1:
-                    text = text.removeprefix("\ufeff")  # a byte-order mark (Excel's CSV)
-                yield number, text
-    except (gzip.BadGzipFile, EOFError, OSError) as err:
-        raise DataError(
-            f"{path}, after line {number}: the file is corrupt or truncated ({err}). Replace it "
-            f"with a good copy."
-        ) from None
 
 
 def _empty(path: Path) -> DataError:
@@ -221,16 +189,7 @@ def read_jsonl(path: Path, source: Field, target: Field, references: Field = Non
             f"(dotted for nested objects, e.g. translation.de)."
         )
     count = 0
-    for number, line in numbered_lines(path):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise DataError(
-                f"{path}, line {number}: not a JSON object ({err.msg} at column {err.colno}). "
-                f"Each line must be one JSON object."
-            ) from None
+    for number, row in json_lines(path, "Each line must be one JSON object."):
         where = f"line {number}"
         values = []
         for role, field in (("source", source), ("target", target), ("references", references)):
@@ -240,15 +199,16 @@ def read_jsonl(path: Path, source: Field, target: Field, references: Field = Non
             try:
                 values.append(dig(row, str(field)))
             except KeyError:
+                if role == "references":  # a row without references: its target is the one
+                    values.append(None)
+                    continue
                 present = sorted(row) if isinstance(row, dict) else type(row).__name__
                 raise DataError(
                     f"{path}, {where}: no field {field!r} (the row has {present}). Set "
                     f"data.{role}_field to the right name (dotted for nested, e.g. "
                     f"translation.de)."
                 ) from None
-        refs = (
-            None if references is None else as_references(values[2], path, where, str(references))
-        )
+        refs = None if values[2] is None else as_references(values[2], path, where, str(references))
         count += 1
         yield Row(
             as_text(values[0], path, where, source), as_text(values[1], path, where, target), refs

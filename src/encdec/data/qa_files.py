@@ -10,16 +10,15 @@ line) whose field names `data.fields` maps, nested fields by a dotted path. Eith
 
 from __future__ import annotations
 
-import gzip
-import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from encdec.data.formats import dig, numbered_lines
+from encdec.data.formats import dig
+from encdec.data.readers import json_lines, read_json
 from encdec.errors import DataError
 
-FORMATS = ("jsonl", "squad_json")
+QA_FORMATS = ("jsonl", "squad_json")
 #: The field names of the hub's `squad` layout (this project's squad/*.jsonl), by role.
 DEFAULT_FIELDS = {
     "id": "id",
@@ -37,39 +36,27 @@ SQUAD_JSON_HINT = (
 )
 
 
-def open_text(path: Path) -> Any:
-    """`path` for reading as UTF-8 text, gunzipped when it ends in .gz."""
-    if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8")
-    return open(path, encoding="utf-8")  # noqa: SIM115 (the caller closes it)
-
-
 def read_qa_file(
     path: Path, format: str = "squad_json", fields: Mapping[str, str] | None = None
-) -> list[dict[str, Any]]:
-    """Every question of `path` as a squad-layout row (see the module docstring)."""
-    if format not in FORMATS:
-        raise DataError(f"data.format={format!r}: choose one of {', '.join(FORMATS)}.")
-    if not path.is_file():
-        raise DataError(
-            f"QA data file not found: {path}. Check data.files (a path or an http(s) URL) or "
-            f"paths.data_dir / ENCDEC_DATA_DIR."
-        )
-    try:
-        if format == "squad_json":
-            rows = list(squad_json_rows(path))
-        else:
-            rows = list(jsonl_rows(path, {**DEFAULT_FIELDS, **(fields or {})}))
-    except UnicodeDecodeError as err:
-        raise DataError(
-            f"{path}: not valid UTF-8 ({err.reason} at byte {err.start}). Re-encode the file as "
-            f"UTF-8 (e.g. with iconv)."
-        ) from None
-    except (OSError, EOFError) as err:
-        raise DataError(f"{path}: the file could not be read ({err}).") from None
-    if not rows:
+) -> Iterator[dict[str, Any]]:
+    """Every question of `path` as a squad-layout row (see the module docstring), each id once."""
+    if format not in QA_FORMATS:
+        raise DataError(f"data.source.format={format!r}: choose one of {', '.join(QA_FORMATS)}.")
+    if format == "squad_json":
+        rows = squad_json_rows(path)
+    else:
+        rows = jsonl_rows(path, {**DEFAULT_FIELDS, **(fields or {})})
+    seen: set[str] = set()
+    for row in rows:
+        if row["id"] in seen:
+            raise DataError(
+                f"{path}: question id {row['id']!r} occurs twice; every question needs its own "
+                f"id (answers are scored by id)."
+            )
+        seen.add(row["id"])
+        yield row
+    if not seen:
         raise DataError(f"{path} holds no questions: every split needs at least one.")
-    return rows
 
 
 def squad_row(
@@ -110,14 +97,7 @@ def squad_row(
 
 # -- the official SQuAD v1.1 JSON -----------------------------------------------------------------
 def squad_json_rows(path: Path) -> Iterator[dict[str, Any]]:
-    with open_text(path) as f:
-        try:
-            root = json.load(f)
-        except json.JSONDecodeError as err:
-            raise DataError(
-                f"{path}, line {err.lineno}, column {err.colno}: not valid JSON ({err.msg}). "
-                f"{SQUAD_JSON_HINT}"
-            ) from None
+    root = read_json(path, SQUAD_JSON_HINT)
 
     def expect(value: Any, kind: type, where: str, what: str) -> Any:
         if not isinstance(value, kind):
@@ -201,20 +181,13 @@ def answer_spans(value: Any, context: str, fields: Mapping[str, str], where: str
 
 
 def jsonl_rows(path: Path, fields: Mapping[str, str]) -> Iterator[dict[str, Any]]:
-    """One SQuAD row per line of a JSON-lines file (lines read as `formats.numbered_lines`
-    reads them; dotted field names as `formats.dig` follows them)."""
-    for number, line in numbered_lines(path):
-        if not line.strip():
-            continue
+    """One SQuAD row per line of a JSON-lines file (dotted field names as `formats.dig`)."""
+    hint = (
+        "data.source.format=jsonl reads one JSON object a line; for the official nested SQuAD "
+        "file use data.source.format=squad_json."
+    )
+    for number, record in json_lines(path, hint):
         where = f"{path}, line {number}"
-        try:
-            record = json.loads(line.rstrip("\r\n"))
-        except json.JSONDecodeError as err:
-            raise DataError(
-                f"{where}, column {err.colno}: not valid JSON ({err.msg}). data.format=jsonl "
-                f"reads one JSON object a line; for the official nested SQuAD file use "
-                f"data.format=squad_json."
-            ) from None
         if not isinstance(record, dict):
             raise DataError(f"{where}: a JSON {type(record).__name__}, not an object.")
         values = {}

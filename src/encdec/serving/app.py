@@ -41,8 +41,8 @@ STATIC = Path(__file__).parent / "static"
 def task_kind(task: Task, config: dict[str, Any]) -> str:
     if isinstance(task, QATask):
         return "qa"
-    target = str(config.get("data", {}).get("_target_", ""))
-    return "summarization" if "DialogSum" in target else "translation"
+    rouge = str(config.get("task", {}).get("metric", "")) == "rouge"  # data names no task
+    return "summarization" if rouge else "translation"
 
 
 def recorded_metrics(path: Path, model_file: bool = False) -> dict[str, Any]:
