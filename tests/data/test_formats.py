@@ -101,7 +101,7 @@ def test_wrong_field_name_names_the_line(tmp_path: Path) -> None:
     message = error(read_jsonl, path, "en", "de")
     assert f"{path}, line 2: no field 'de'" in message and "['deu', 'en']" in message
     path.write_text('{"en": "a", "de": "b"}\n{"en": "a", "de": \n')
-    assert f"{path}, line 2, column 20: not valid JSON" in error(read_jsonl, path, "en", "de")
+    assert f"{path}, line 2, column 19: not valid JSON" in error(read_jsonl, path, "en", "de")
 
 
 def test_empty_split(tmp_path: Path) -> None:

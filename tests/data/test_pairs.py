@@ -9,9 +9,9 @@ from pathlib import Path
 
 import datasets
 import pytest
-
 from encdec.data.datamodule import DialogSumDataModule, TranslationDataModule
 from encdec.data.pairs import HFPairsDataModule, TextPairsDataModule
+
 from encdec.errors import ConfigError, DataError
 from tests.own_data_files import (
     dialogsum_hub_folder,

@@ -32,7 +32,7 @@ DEFAULT_FIELDS = {
 SQUAD_JSON_HINT = (
     'A SQuAD v1.1 file is one JSON object {"data": [{"title": ..., "paragraphs": '
     '[{"context": ..., "qas": [{"id": ..., "question": ..., "answers": [{"text": ..., '
-    '"answer_start": ...}]}]}]}]}; for one question a line use data.format=jsonl.'
+    '"answer_start": ...}]}]}]}]}; for one question a line use data.source.format=jsonl.'
 )
 
 
@@ -174,7 +174,7 @@ def answer_spans(value: Any, context: str, fields: Mapping[str, str], where: str
         if not isinstance(item, dict) or text_key not in item or start_key not in item:
             raise DataError(
                 f"{where}: each answer needs the fields {text_key!r} and {start_key!r} (got "
-                f"{item!r}). Name yours with data.fields.answer_text / data.fields.answer_start."
+                f"{item!r}). Name yours with data.source.fields.answer_text / data.source.fields.answer_start."
             )
         spans.append((item[text_key], item[start_key]))
     return spans
@@ -204,8 +204,8 @@ def jsonl_rows(path: Path, fields: Mapping[str, str]) -> Iterator[dict[str, Any]
                     continue
                 raise DataError(
                     f"{where}: no field {name!r} (the {role}; the record has "
-                    f"{sorted(record)}). Name it with data.fields.{role}=<field> (a dotted "
-                    f"path for a nested field, e.g. data.fields.{role}=item.{role})."
+                    f"{sorted(record)}). Name it with data.source.fields.{role}=<field> (a dotted "
+                    f"path for a nested field, e.g. data.source.fields.{role}=item.{role})."
                 ) from None
         if not isinstance(values["context"], str):
             raise DataError(f"{where}: the context ({fields['context']!r}) is not text.")

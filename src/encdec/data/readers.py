@@ -149,7 +149,7 @@ def json_lines(path: Path, hint: str) -> Iterator[tuple[int, Any]]:
         if not line.strip():
             continue
         try:
-            yield number, json.loads(line)
+            yield number, json.loads(line.rstrip("\r\n"))
         except json.JSONDecodeError as err:
             raise DataError(
                 f"{path}, line {number}, column {err.colno}: not valid JSON ({err.msg}). {hint}"

@@ -26,7 +26,14 @@ from encdec.data.formats import (
     read_text_pair,
 )
 from encdec.data.qa_files import DEFAULT_FIELDS, QA_FORMATS, read_qa_file
-from encdec.data.readers import is_url, load_hub, load_saved, local_file, require_file
+from encdec.data.readers import (
+    download,
+    is_url,
+    load_hub,
+    load_saved,
+    local_file,
+    require_file,
+)
 from encdec.errors import ConfigError, DataError
 
 #: A split as `data.splits` names it: a split name, a file (path or URL, `{lang}` for a pair of
@@ -194,8 +201,7 @@ class Files:
         """A file of the split on this machine, downloaded if it is missing and can be."""
         path = local_file(spec, data_dir, "data.splits")
         if not path.is_file() and self.download_url and not is_url(spec):
-            url = self.download_url.rstrip("/") + "/" + spec
-            return local_file(url, data_dir, "data.source.download_url", self.checksums.get(spec))
+            download(self.download_url.rstrip("/") + "/" + spec, path, self.checksums.get(spec))
         if not path.is_file() and not data_dir.is_dir():
             raise DataError(
                 f"Data folder {data_dir} does not exist. Set ENCDEC_DATA_DIR (or "
