@@ -10,6 +10,7 @@ back the exact text. QA: lower-cased words with character offsets (`new_word_tok
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -203,10 +204,13 @@ class TokenizerSettings:
         kinds: Sequence[str],
         default: TokenizerSettings,
     ) -> TokenizerSettings:
-        """The settings of a config node, its kind one of `kinds` (a ConfigError otherwise)."""
+        """The settings of a config node (unset keys: `default`'s), its kind one of `kinds`
+        (a ConfigError otherwise)."""
         if node is None:
             return default
-        settings = node if isinstance(node, TokenizerSettings) else cls(**dict(node))
+        if not isinstance(node, TokenizerSettings):  # unset keys: the datamodule's default
+            node = dataclasses.replace(default, **dict(node))
+        settings = node
         if settings.kind not in kinds:
             raise ConfigError(
                 f"data.tokenizer.kind={settings.kind!r} does not fit this data (it takes "
