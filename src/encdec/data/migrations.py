@@ -15,27 +15,10 @@ SEQ2SEQ, QA = "encdec.data.seq2seq.Seq2SeqDataModule", "encdec.data.qa.QADataMod
 FILES, HUB, QA_FILES = (f"encdec.data.sources.{c}" for c in ("Files", "Hub", "QAFiles"))
 #: Options every old datamodule took, kept as they are (the rest become source options).
 KEPT = (
-    "data_dir",
-    "cache_dir",
-    "max_tokens",
-    "max_len",
-    "max_src_len",
-    "max_tgt_len",
-    "added_tokens",
-    "group_references",
-    "held_out_size",
-    "held_out_seed",
-    "limit_train",
-    "num_workers",
-    "seed",
-    "copy_oov",
-    "max_passage_len",
-    "window_stride",
-    "long_passages",
-    "eval_max_passage_len",
-    "max_question_len",
-    "limit_eval",
-)
+    "data_dir cache_dir max_tokens max_len max_src_len max_tgt_len added_tokens group_references "
+    "held_out_size held_out_seed limit_train num_workers seed copy_oov max_passage_len "
+    "window_stride long_passages eval_max_passage_len max_question_len limit_eval"
+).split()
 FIELDS = ("source_field", "target_field", "references_field")
 
 

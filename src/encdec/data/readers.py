@@ -45,16 +45,16 @@ def confined(path: str | Path, folder: Path, option: str) -> Path:
     return resolved
 
 
-def local_file(spec: str, data_dir: Path, option: str, sha256: str | None = None) -> Path:
+def local_file(spec: str, data_dir: Path, option: str) -> Path:
     """The file `spec` names: a path (relative to `data_dir`, or absolute), or an http(s) URL
-    downloaded once into `data_dir` (checked against `sha256` where the source publishes one)."""
+    downloaded once into `data_dir`."""
     if not is_url(spec):
         return confined(spec, data_dir, option)
     dest = confined(Path(urlparse(spec).path).name or "download", data_dir, option)
     if dest.parent != data_dir.resolve():
         raise DataError(f"{option}={spec!r}: the URL names no file to save in {data_dir}.")
     if not dest.is_file():
-        download(spec, dest, sha256)
+        download(spec, dest)
     return dest
 
 

@@ -6,7 +6,6 @@ datamodule encdec.data.qa and by inference), and the batches a reader trains on 
 from __future__ import annotations
 
 import bisect
-import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,8 +14,6 @@ import numpy as np
 import torch
 from tokenizers import Tokenizer
 from torch.utils.data import Dataset
-
-log = logging.getLogger(__name__)
 
 #: Passage features besides the word: the word occurs in the question (as written / lower-cased).
 FEATURES = ("em_cased", "em_lower")
