@@ -559,7 +559,7 @@ def check_resume(ckpt: Mapping[str, Any], path: str, task: Task) -> None:
     if tokenizer_hash(saved_tok) != tokenizer_hash(task.tokenizer):
         raise CheckpointError(
             f"Cannot resume from {path}: it was trained with another tokenizer (its vocabulary "
-            f"or token ids differ from this run's, e.g. another data.vocab_size, tokenizer= or "
+            f"or token ids differ from this run's, e.g. another data.tokenizer.vocab_size, tokenizer= or "
             f"corpus). Resume with the same data settings, or start afresh with resume=never."
         )
     try:

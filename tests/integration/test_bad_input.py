@@ -62,7 +62,7 @@ BAD_CONFIGS = {
         ["rnn= was renamed: write model=transformer", "task.decoding.beam_size=... instead"],
     ),
     "missing data folder": (
-        ["paths.data_dir=/no/such/folder", "data.download_url=null"],
+        ["paths.data_dir=/no/such/folder", "data.source.download_url=null"],
         ["paths.data_dir", "/no/such/folder/multi30k does not exist", "ENCDEC_DATA_DIR"],
     ),
 }
@@ -124,7 +124,7 @@ def test_bad_data_names_file_and_line(problem: str, data_dir: Path, tmp_path: Pa
         shutil.copy(data_dir / "multi30k" / name, corpus / name)
     spoil, expected = BAD_DATA[problem]
     spoil(corpus)
-    args = ["train.py", "data.limit_train=300", "data.vocab_size=500", "data.download_url=null"]
+    args = ["train.py", "data.limit_train=300", "data.tokenizer.vocab_size=500", "data.source.download_url=null"]
     assert_clear_error(run(args, tmp_path / "data", tmp_path), *expected)
 
 

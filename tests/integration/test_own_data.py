@@ -190,7 +190,7 @@ def test_summarization_falls_back_to_the_hub_copy(data_dir: Path, tmp_path: Path
     empty = tmp_path / "empty_data"
     empty.mkdir()
     result = run(
-        ["train.py", "task=summarization", f"data.hub_name={hub}", *TINY["summarization"]],
+        ["train.py", "task=summarization", f"data.source.fallback.name={hub}", *TINY["summarization"]],
         empty,
         tmp_path / "logs",
     )
@@ -225,7 +225,7 @@ def test_a_format_error_is_one_line_and_exit_1(case: str, data_dir: Path, tmp_pa
         name, content, expected = BAD_FILES[case]
         (folder / name).write_bytes(content)
         train, where = f"data.splits.train={name}", folder / name
-    fields = ["data.source_field=en", "data.target_field=fr"]
+    fields = ["data.source.source_field=en", "data.source.target_field=fr"]
     result = run(
         ["train.py", "data=text_pairs", train, f"data.splits.val={train.split('=', 1)[1]}",
          f"data.splits.test={train.split('=', 1)[1]}", *fields, *SMALL],
