@@ -190,7 +190,12 @@ def test_summarization_falls_back_to_the_hub_copy(data_dir: Path, tmp_path: Path
     empty = tmp_path / "empty_data"
     empty.mkdir()
     result = run(
-        ["train.py", "task=summarization", f"data.source.fallback.name={hub}", *TINY["summarization"]],
+        [
+            "train.py",
+            "task=summarization",
+            f"data.source.fallback.name={hub}",
+            *TINY["summarization"],
+        ],
         empty,
         tmp_path / "logs",
     )
