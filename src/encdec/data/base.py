@@ -105,9 +105,10 @@ class BucketedDataModule(L.LightningDataModule):
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
 
-    def read(self, split: SplitSpec, schema: pa.Schema) -> datasets.Dataset:
+    def read(self, split: SplitSpec | None, schema: pa.Schema) -> datasets.Dataset:
         """A split's rows, memory-mapped from the Arrow cache (keyed by what the source reads:
         names, sizes, times), read from the source the first time."""
+        assert split is not None, "a held-out split is selected from train, not read"
         opened = self.source.open(split, self.data_dir, self.cache_dir)
         key = fingerprint([], source=type(self.source).__name__, **opened.identity)
         return cached_rows(opened.rows(), self.cache_file("rows", f"{key}.arrow"), schema)

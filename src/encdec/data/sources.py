@@ -176,10 +176,11 @@ class Files:
                 f"data.source.format={format!r}: auto or one of {', '.join(FORMATS)}."
             )
         self.pattern, self.format, self.header = pattern, format, header
-        self.fields = tuple(
+        source, target, refs = (
             f if f is None or isinstance(f, int) and not isinstance(f, bool) else str(f)
             for f in (source_field, target_field, references_field)
         )
+        self.fields: tuple[Field, Field, Field] = (source, target, refs)
         self.langs = (src_lang, tgt_lang)
         self.download_url, self.checksums = download_url, dict(checksums or {})
         self.fallback = fallback
@@ -218,8 +219,8 @@ class Files:
                 return self.fallback.open(split, data_dir, cache_dir)
         paths = [self._path(s, data_dir) for s in specs]
         where = " + ".join(map(str, paths))
-        identity = {"files": [file_identity(p) for p in paths], "format": self.format}
-        identity.update(header=self.header, fields=self.fields)
+        identity: dict[str, Any] = {"files": [file_identity(p) for p in paths]}
+        identity.update(format=self.format, header=self.header, fields=self.fields)
         if len(paths) == 2:
             return Split(where, identity, lambda: read_text_pair(*paths))
         fmt = detect_format(paths[0]) if self.format == "auto" else self.format
@@ -228,7 +229,10 @@ class Files:
                 f"data.splits: {split} is plain text, which needs two files: a path with "
                 f"{{lang}} (e.g. train.{{lang}}.gz) or a list [source, target]."
             )
-        return Split(where, identity, lambda: read_file(paths[0], fmt, *self.fields, self.header))
+        source, target, refs = self.fields
+        return Split(
+            where, identity, lambda: read_file(paths[0], fmt, source, target, refs, self.header)
+        )
 
 
 #: A question's columns, in the layout of the hub's `squad` dataset.
