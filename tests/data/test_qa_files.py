@@ -12,7 +12,7 @@ import pytest
 
 from encdec.data.qa import QADataModule
 from encdec.data.qa_files import read_qa_file
-from encdec.data.sources import QAFiles
+from encdec.data.sources import Hub, QAFiles
 from encdec.errors import ConfigError, DataError
 
 
@@ -224,3 +224,22 @@ def test_a_url_is_downloaded_once_into_the_data_folder(
         tmp_path / "data", f"{url}/my-squad.json", f"{url}/my-squad.json", format="squad_json"
     )
     assert again.split("test")["id"] == ["q1"] and again.splits["test"] == again.splits["val"]
+
+
+def test_missing_files_fall_back_to_the_hub_copy(data_dir: Path, tmp_path: Path) -> None:
+    """data=squad without local files: the hub dataset (here a local folder loaded through the
+    same datasets.load_dataset call), read in its own `squad` layout."""
+    rows = jsonl_rows(data_dir / "squad" / "validation.jsonl", 30)
+    hub = tmp_path / "hub"
+    hub.mkdir()
+    for split in ("train", "validation"):
+        (hub / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    module = QADataModule(
+        QAFiles(fallback=Hub(name=str(hub))),
+        str(tmp_path / "no_local_files"),
+        {"train": "train", "val": "validation"},
+        cache_dir=str(tmp_path / "cache"),
+    )
+    assert module.split("val").to_list() == rows
+    with pytest.raises(DataError, match=r"QA data file not found.*data.source.fallback.name"):
+        own_files(tmp_path, "absent.json", "absent.json").prepare_data()

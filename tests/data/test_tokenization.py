@@ -78,5 +78,7 @@ def test_settings_name_the_kinds_a_datamodule_takes() -> None:
         TokenizerSettings.of({"kind": "sentencepiece"}, ("bpe", "word"), default)
     with pytest.raises(ConfigError, match=r"data.tokenizer.vocab_size=0.*positive"):
         TokenizerSettings.of({"vocab_size": 0}, ("bpe",), default)
+    with pytest.raises(ConfigError, match=r"data.tokenizer.type: not a tokenizer option"):
+        TokenizerSettings.of({"type": "bpe"}, ("bpe",), default)
     assert TokenizerSettings.of(None, ("bpe",), default) is default
     assert TokenizerSettings.of({"kind": "word"}, ("bpe", "word"), default).vocab_size == 8000

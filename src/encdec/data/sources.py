@@ -114,8 +114,8 @@ class Hub:
             "split": split,
             "fields": self.fields,
         }
-        if self.fields[0] is None:  # QA: the dataset's own columns
-            return Split(where, identity, lambda: qa_hub_rows(ds, where))
+        if self.fields == (None, None, None) and set(QA_COLUMNS) <= set(ds.column_names):
+            return Split(where, identity, lambda: qa_hub_rows(ds, where))  # QA: its own columns
         return Split(where, identity, lambda: self._pairs(ds, where))
 
     def _pairs(self, ds: Any, where: str) -> Iterator[Row]:
@@ -240,9 +240,6 @@ QA_COLUMNS = ("id", "title", "context", "question", "answers")
 
 
 def qa_hub_rows(ds: Any, where: str) -> Iterator[tuple]:
-    missing = sorted(set(QA_COLUMNS) - set(ds.column_names))
-    if missing:
-        raise DataError(f"{where} has no {missing[0]!r} column: not the squad layout.")
     for batch in ds.select_columns(list(QA_COLUMNS)).iter(batch_size=BATCH_ROWS):
         yield from zip(*(batch[c] for c in QA_COLUMNS), strict=True)
 

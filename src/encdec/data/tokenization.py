@@ -209,6 +209,12 @@ class TokenizerSettings:
         if node is None:
             return default
         if not isinstance(node, TokenizerSettings):  # unset keys: the datamodule's default
+            unknown = sorted(set(node) - {f.name for f in dataclasses.fields(cls)})
+            if unknown:
+                raise ConfigError(
+                    f"data.tokenizer.{unknown[0]}: not a tokenizer option (kind, vocab_size, "
+                    f"min_frequency); remove it."
+                )
             node = dataclasses.replace(default, **dict(node))
         settings = node
         if settings.kind not in kinds:
