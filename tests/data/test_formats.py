@@ -90,7 +90,7 @@ def test_missing_column_names_the_columns(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "a.csv", [("x", "y")], header=["en", "fr"])
     message = error(read_delimited, path, ",", "en", "de")
     assert f"{path}, row 1 (the header): no column 'de'" in message
-    assert "['en', 'fr']" in message and "data.target_field" in message
+    assert "['en', 'fr']" in message and "data.source.target_field" in message
     message = error(read_delimited, tmp_path / "a.csv", ",", 0, 5)
     assert "no column 5" in message and "indices 0 to 1" in message
 
@@ -127,5 +127,5 @@ def test_mismatched_line_counts(tmp_path: Path) -> None:
 
 
 def test_unknown_extension(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="data.format"):
+    with pytest.raises(DataError, match="data.source.format"):
         detect_format(tmp_path / "corpus.txt")

@@ -42,7 +42,7 @@ def detect_format(path: str | Path) -> str:
     raise DataError(
         f"{path}: cannot tell the format from the file name (known: .tsv, .csv, .jsonl, each "
         f"optionally .gz; a pair of plain text files is named with {{lang}}, e.g. train.{{lang}}"
-        f".gz). Set data.format=tsv|csv|jsonl."
+        f".gz). Set data.source.format=tsv|csv|jsonl."
     )
 
 
@@ -60,7 +60,7 @@ def as_text(value: object, path: Path | str, where: str, field: str) -> str:
         return str(value)
     raise DataError(
         f"{path}, {where}: field {field!r} holds {type(value).__name__} {str(value)[:60]!r}, not "
-        f"text. Point data.source_field / data.target_field at a text field."
+        f"text. Point data.source.source_field / data.source.target_field at a text field."
     )
 
 
@@ -69,7 +69,7 @@ def as_references(value: object, path: Path | str, where: str, field: str) -> li
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value) or not value:
         raise DataError(
             f"{path}, {where}: field {field!r} must be a non-empty list of texts (the "
-            f"references), not {str(value)[:60]!r}. Fix the row or unset data.references_field."
+            f"references), not {str(value)[:60]!r}. Fix the row or unset data.source.references_field."
         )
     return value
 
@@ -149,13 +149,13 @@ def _columns(
         if isinstance(field, str):
             if header is None:
                 raise DataError(
-                    f"{path}: data.{role}_field={field!r} names a column, but data.header=false."
-                    f" Give a 0-based column index instead, or set data.header=true."
+                    f"{path}: data.source.{role}_field={field!r} names a column, but data.source.header=false."
+                    f" Give a 0-based column index instead, or set data.source.header=true."
                 )
             if field not in header:
                 raise DataError(
                     f"{path}, row 1 (the header): no column {field!r}; its columns are "
-                    f"{header}. Set data.{role}_field to one of them (or a 0-based index)."
+                    f"{header}. Set data.source.{role}_field to one of them (or a 0-based index)."
                 )
             out.append(header.index(field))
         elif isinstance(field, int) and 0 <= field < width:
@@ -163,8 +163,8 @@ def _columns(
         else:
             raise DataError(
                 f"{path}, row 1: no column {field!r} ({kind} rows here have {width} fields: "
-                f"indices 0 to {width - 1}). Set data.{role}_field, or check the delimiter "
-                f"(data.format=tsv for tabs, csv for commas)."
+                f"indices 0 to {width - 1}). Set data.source.{role}_field, or check the delimiter "
+                f"(data.source.format=tsv for tabs, csv for commas)."
             )
     return out
 
@@ -185,7 +185,7 @@ def read_jsonl(path: Path, source: Field, target: Field, references: Field = Non
     """JSON lines: one object per line; fields by name, nested ones by a dotted path."""
     if not isinstance(source, str) or not isinstance(target, str):
         raise DataError(
-            f"{path}: JSON lines need field names: set data.source_field and data.target_field "
+            f"{path}: JSON lines need field names: set data.source.source_field and data.source.target_field "
             f"(dotted for nested objects, e.g. translation.de)."
         )
     count = 0
@@ -205,7 +205,7 @@ def read_jsonl(path: Path, source: Field, target: Field, references: Field = Non
                 present = sorted(row) if isinstance(row, dict) else type(row).__name__
                 raise DataError(
                     f"{path}, {where}: no field {field!r} (the row has {present}). Set "
-                    f"data.{role}_field to the right name (dotted for nested, e.g. "
+                    f"data.source.{role}_field to the right name (dotted for nested, e.g. "
                     f"translation.de)."
                 ) from None
         refs = None if values[2] is None else as_references(values[2], path, where, str(references))
@@ -251,4 +251,6 @@ def read_file(
         return read_delimited(path, ",", source, target, references, header)
     if fmt == "jsonl":
         return read_jsonl(path, source, target, references)
-    raise DataError(f"{path}: unknown format {fmt!r}; data.format is one of {FORMATS} or auto.")
+    raise DataError(
+        f"{path}: unknown format {fmt!r}; data.source.format is one of {FORMATS} or auto."
+    )

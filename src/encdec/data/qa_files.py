@@ -1,10 +1,10 @@
 """A user's question-answering data on disk -> rows in the layout of the hub's `squad` dataset.
 
-Two formats (`data.format`): the official SQuAD v1.1 JSON (`squad_json`: one object,
+Two formats (`data.source.format`): the official SQuAD v1.1 JSON (`squad_json`: one object,
 `data -> paragraphs -> qas`, as in `dev-v1.1.json`), and JSON lines (`jsonl`: one question a
-line) whose field names `data.fields` maps, nested fields by a dotted path. Either becomes rows
-`{id, title, context, question, answers: {text: [...], answer_start: [...]}}` in file order: what
-`SquadDataModule` reads from its own jsonl files. Every error names the file and the record
+line) whose field names `data.source.fields` maps, nested fields by a dotted path. Either becomes
+rows `{id, title, context, question, answers: {text: [...], answer_start: [...]}}` in file order:
+what the QA datamodule reads (encdec.data.sources.QAFiles). Every error names the file and the record
 (line, or JSON path and question id) and says how to fix it (DataError).
 """
 
