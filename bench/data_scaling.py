@@ -7,7 +7,7 @@
 Each size is a TSV corpus generated from the shared Multi30k en-de training text (sentence i joined
 with a second, pseudo-random sentence, on both sides alike, so lines are distinct and realistic),
 with Multi30k's own val and test. Each size is prepared in a fresh process, as train.py prepares
-it (TextPairsDataModule.prepare_data: read, train the BPE tokenizer; setup: encode every split
+it (Seq2SeqDataModule.prepare_data: read, train the BPE tokenizer; setup: encode every split
 into cached Arrow files), with an empty cache. Reported: wall time, the process's peak RSS
 (ru_maxrss) and its peak anonymous RSS (RssAnon of /proc/self/status, sampled every 50 ms). The
 difference is file-backed pages: the memory-mapped Arrow files, which count as resident once read
@@ -108,9 +108,9 @@ TRAIN = [
     "data.splits.train=train.tsv",
     "data.splits.val=val.tsv",
     "data.splits.test=test.tsv",
-    "data.source_field=en",
-    "data.target_field=de",
-    "data.vocab_size=8000",
+    "data.source.source_field=en",
+    "data.source.target_field=de",
+    "data.tokenizer.vocab_size=8000",
     "data.max_len=200",
     "model.embedding_dim=64",
     "model.hidden_dim=128",
@@ -152,17 +152,17 @@ def train(folder: Path, cache: Path, steps: int) -> dict:
 
 def prepare(folder: Path, cache: Path) -> dict:
     """(in the child process) Prepare the corpus as train.py does; time and peak RSS."""
-    from encdec.data.pairs import TextPairsDataModule
+    from encdec.data.seq2seq import Seq2SeqDataModule
+    from encdec.data.sources import Files
 
     memory = MemoryPeak()
     start = time.perf_counter()
-    dm = TextPairsDataModule(
+    dm = Seq2SeqDataModule(  # data=text_pairs
+        Files(source_field="en", target_field="de"),
         str(folder),
         splits={s: f"{s}.tsv" for s in ("train", "val", "test")},
-        source_field="en",
-        target_field="de",
+        tokenizer={"kind": "bpe", "vocab_size": 8000},
         cache_dir=str(cache),
-        vocab_size=8000,
         max_len=200,
     )
     dm.prepare_data()

@@ -12,7 +12,7 @@ from encdec.cli.common import CONF_DIR, ROOT
 #: Overrides that keep a real run tiny: a 300-pair slice of the real corpus and a small model.
 SMALL = [
     "data.limit_train=300",
-    "data.vocab_size=500",
+    "data.tokenizer.vocab_size=500",
     "data.max_tokens=1024",
     "model.embedding_dim=16",
     "model.hidden_dim=32",
@@ -140,14 +140,14 @@ def summarizer_model_file(root: Path) -> Path:
         writer = csv.writer(f)
         writer.writerow(["dialogue", "summary"])
         writer.writerows(DIALOGUES * 15)
-    overrides = [o for o in SMALL if not o.startswith(("data.limit_train", "data.vocab_size"))]
+    overrides = [o for o in SMALL if not o.startswith(("data.limit_train", "data.tokenizer.vocab_size"))]
     overrides += [
         "task=summarization",
         "data=text_pairs",
         "data.splits.train=train.csv",
         "data.held_out_size=6",
-        "data.vocab_size=120",
-        "data.min_frequency=1",
+        "data.tokenizer.vocab_size=120",
+        "data.tokenizer.min_frequency=1",
         f"paths.data_dir={root}",
     ]
     task = build.assemble(compose_train(overrides, root / "run")).task

@@ -6,6 +6,7 @@ import csv
 import gzip
 import json
 from pathlib import Path
+from typing import Any
 
 MULTI30K_SPLITS = {"train": "train", "val": "val", "test": "test_2016_flickr"}
 
@@ -89,3 +90,18 @@ def multi30k_saved(data_dir: Path, out: Path, src: str = "en", tgt: str = "de") 
     path = out / f"multi30k_{src}{tgt}_saved"
     datasets.DatasetDict(splits).save_to_disk(str(path))
     return path
+
+
+def preset(name: str, data_dir: Path, cache_dir: Path, **options: Any) -> Any:
+    """The datamodule conf/data/<name>.yaml builds (multi30k, dialogsum, squad), its data folder
+    under `data_dir`, with `options` merged over the preset's (e.g. {"source": {"src_lang": "fr"}})."""
+    from omegaconf import OmegaConf
+
+    from encdec import build
+
+    node = OmegaConf.load(Path(__file__).parents[1] / "conf" / "data" / f"{name}.yaml")
+    local = {"data_dir": str(data_dir / name), "cache_dir": str(cache_dir), "seed": 0}
+    if "copy_oov" in node:
+        local["copy_oov"] = False
+    node = OmegaConf.merge(node, local, options)
+    return build.build_datamodule(node)

@@ -49,7 +49,7 @@ def test_groups_have_the_documented_options() -> None:
     assert options("preset") == TASKS  # what each task starts with
     assert options("model") == ["reader", "seq2seq", "transformer"]
     assert RNNS == ["gru", "lstm", "rnn"]
-    assert options("tokenizer") == ["bpe", "word"]
+    assert options("tokenizer") == ["bpe", "lower_word", "word"]
     assert ATTENTIONS == ["bahdanau", "luong_concat", "luong_dot", "luong_general", "none"]
     assert {"cpu", "gpu", "ddp", "ddp_cpu", "multinode"} <= set(options("hardware"))
     assert options("logger") == ["csv", "none", "tensorboard", "wandb"]
@@ -129,7 +129,7 @@ def test_transformer_recipe_composes_and_builds() -> None:
     net = build_net(cfg.model)
     assert isinstance(net, TransformerSeq2Seq)
     assert net.src_embedding is net.tgt_embedding and net.output.weight is net.src_embedding.weight
-    assert cfg.data.tokenizer_type == "bpe" and cfg.data.vocab_size == 8000
+    assert cfg.data.tokenizer.kind == "bpe" and cfg.data.tokenizer.vocab_size == 8000
     # The RNN recipe's RNN options do not fit the Transformer: refused, naming them.
     cfg = compose_train(["experiment=multi30k_en_de", "model=transformer"])
     with pytest.raises(ConfigError, match=r"model\.rnn_type.*not an option of"):
@@ -142,12 +142,12 @@ def test_transformer_recipe_composes_and_builds() -> None:
         ([], "bpe", 8000),
         (["tokenizer=word"], "word", 16000),
         (["experiment=multi30k_en_de", "tokenizer=word"], "word", 16000),
-        (["tokenizer=word", "data.vocab_size=500"], "word", 500),
+        (["tokenizer=word", "data.tokenizer.vocab_size=500"], "word", 500),
     ],
 )
 def test_tokenizer_group(overrides: list[str], kind: str, size: int) -> None:
     cfg = compose_train(overrides)
-    assert cfg.data.tokenizer_type == kind and cfg.data.vocab_size == size
+    assert cfg.data.tokenizer.kind == kind and cfg.data.tokenizer.vocab_size == size
 
 
 def test_embedding_options_compose() -> None:
@@ -200,7 +200,7 @@ def test_experiment_recipe_composes() -> None:
     cfg = compose_train(["experiment=multi30k_en_de"])
     assert cfg.model.rnn_type == "lstm"
     assert cfg.model.attention._target_.endswith("BahdanauAttention")
-    assert cfg.data.src_lang == "en" and cfg.data.tgt_lang == "de"
+    assert cfg.data.source.src_lang == "en" and cfg.data.source.tgt_lang == "de"
     assert cfg.model.encoder_layers == 2  # the layout behind the README's test BLEU
 
 
@@ -244,7 +244,7 @@ def test_summarization_recipe_turns_on_copy_and_coverage() -> None:
 def test_summarization_data_reads_dialogsum(monkeypatch) -> None:
     monkeypatch.setenv("ENCDEC_DATA_DIR", "/some/where")
     cfg = compose_train(["task=summarization"])
-    assert cfg.data._target_.endswith("DialogSumDataModule")
+    assert cfg.data.source.fallback.name == "knkarthick/dialogsum"
     assert cfg.data.data_dir == "/some/where/dialogsum"
 
 

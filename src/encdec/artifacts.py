@@ -28,11 +28,13 @@ from tokenizers import Tokenizer
 
 from encdec.errors import CheckpointError
 from encdec.files import atomic_save
+from encdec.data.migrations import upgrade_v3 as upgrade_data_v3
 from encdec.tasks.upgrade import upgrade_v3 as upgrade_task_v3
 from encdec.trust import check_saved_config, check_state_dict, check_tokenizer_json
 
 #: Version of the saved config layout in checkpoints and model files. 1: before the `model`
-#: group chose the architecture; 2: before each config group built one object; 3: today's.
+#: group chose the architecture; 2: before each config group built one object and data came from
+#: sources (encdec.tasks.upgrade, encdec.data.migrations); 3: today's.
 #: Each older version has a step in `UPGRADES`.
 FORMAT_VERSION = 3
 MODEL_FILE_FORMAT = "encdec-model"
@@ -148,7 +150,7 @@ def upgrade_v2(config: dict[str, Any]) -> dict[str, Any]:
 #: node upgrades live with their owners: data, task) and raises FORMAT_VERSION.
 UPGRADES: list[tuple[int, Callable[[dict[str, Any]], dict[str, Any]]]] = [
     (1, upgrade_v2),
-    (2, upgrade_task_v3),
+    (2, lambda config: upgrade_data_v3(upgrade_task_v3(config))),  # the task node, the data node
 ]
 
 

@@ -39,6 +39,7 @@ from encdec.artifacts import (  # noqa: F401 (re-exported: their home before the
 from encdec.artifacts import read_checkpoint as read_checkpoint_file
 from encdec.artifacts import write_model_file as write_package
 from encdec.data.base import BucketedDataModule
+from encdec.data.migrations import upgrade_v3
 from encdec.data.tokenization import PAD, placeholder_tokenizer
 from encdec.data.word2vec import Word2VecSettings, cached_word2vec
 from encdec.errors import CheckpointError, ConfigError, EmbeddingFileError, EncdecError
@@ -402,7 +403,7 @@ def check_resume(ckpt: Mapping[str, Any], path: str, task: Task) -> None:
     if tokenizer_hash(saved_tok) != tokenizer_hash(task.tokenizer):
         raise CheckpointError(
             f"Cannot resume from {path}: it was trained with another tokenizer (its vocabulary "
-            f"or token ids differ from this run's, e.g. another data.vocab_size, tokenizer= or "
+            f"or token ids differ from this run's, e.g. another data.tokenizer.vocab_size, tokenizer= or "
             f"corpus). Resume with the same data settings, or start afresh with resume=never."
         )
     try:

@@ -54,6 +54,12 @@ ALLOWED_TARGETS = frozenset(
         "encdec.metrics.Rouge",
         "encdec.metrics.SquadMetrics",
         "encdec.decoding.DecodingSettings",
+        "encdec.data.seq2seq.Seq2SeqDataModule",
+        "encdec.data.qa.QADataModule",
+        "encdec.data.sources.Files",
+        "encdec.data.sources.Hub",
+        "encdec.data.sources.QAFiles",
+        # written by encdec before format 3 (rewritten by encdec.data.migrations.upgrade_v3)
         "encdec.data.datamodule.TranslationDataModule",
         "encdec.data.datamodule.DialogSumDataModule",
         "encdec.data.squad.SquadDataModule",
@@ -404,7 +410,9 @@ FOLDER_KEYS = {"cache_dir", "output_dir", "log_dir", "save_dir", "root_dir"}
 #: Data keys naming a download: never taken from a saved config.
 URL_KEYS = {"download_url", "url", "urls", "base_url"}
 #: Data keys naming files relative to the data folder (or split names in it).
-FILE_KEYS = {"splits", "files", "file_pattern", "path", "data_files"}
+FILE_KEYS = {"splits", "files", "file_pattern", "pattern", "path", "data_files"}
+#: Data keys holding a data source's own node (encdec.data.sources), checked like the data node.
+SOURCE_KEYS = {"source", "fallback"}
 #: Data keys naming a Hugging Face hub dataset.
 HUB_KEYS = {"hub_name", "name", "config_name"}
 _HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,95}(/[A-Za-z0-9][A-Za-z0-9_.-]{0,95})?")
@@ -427,36 +435,44 @@ def safe_data_config(
     cache_dir: str,
     source: str,
     given: Mapping[str, Any] | None = None,
+    prefix: str = "",
 ) -> dict[str, Any]:
     """The saved data node with its locations made the user's: `data_dir` is `data_root` (plus
     the saved corpus sub-folder when it is plain names), `cache_dir` is the user's, URLs are
     dropped (no download), file names and hub names are kept only when they are plain names
     inside the data folder; anything else is refused, naming the key and the option to give,
-    unless the user gives it (`given`: the user's own data options, merged over the result)."""
+    unless the user gives it (`given`: the user's own data options, merged over the result).
+    The data source's node (`data.source`, its `fallback`) is checked the same way."""
     node = dict(data)
     user = {path for path, _, _ in walk(given or {})}
     for key, value in list(node.items()):
-        if key in user and not isinstance(value, Mapping | list):
+        where = f"{prefix}{key}"
+        if where in user and not isinstance(value, Mapping | list):
             continue  # the user's value replaces it
-        if key == "data_dir":
+        if key == "data_dir" and not prefix:
             node[key] = str(PurePosixPath(data_root) / corpus_folder(value, saved_root, source))
+        elif key in SOURCE_KEYS and isinstance(value, Mapping):
+            node[key] = safe_data_config(
+                value, saved_root, data_root, cache_dir, source, given, f"{where}."
+            )
         elif key in FOLDER_KEYS:
             node[key] = cache_dir if key == "cache_dir" else None
         elif key in URL_KEYS:
             node[key] = None
         elif key in FILE_KEYS:
-            for where, _, leaf in [(key, None, value), *walk(value, key)]:
-                if isinstance(leaf, str) and where not in user and not plain_relative(leaf):
+            for path, _, leaf in [(where, None, value), *walk(value, where)]:
+                if isinstance(leaf, str) and path not in user and not plain_relative(leaf):
                     raise CheckpointError(
-                        f"{source}: data.{where}={leaf[:200]!r} is not a file name inside the "
+                        f"{source}: data.{path}={leaf[:200]!r} is not a file name inside the "
                         f"data folder; a saved config never chooses where data is read from. "
-                        f"Give it yourself, e.g. eval.py data.{where}=<file under "
+                        f"Give it yourself, e.g. eval.py data.{path}=<file under "
                         f"{data_root}>."
                     )
         elif key in HUB_KEYS and isinstance(value, str) and not _HUB_ID.fullmatch(value):
             raise CheckpointError(
-                f"{source}: data.{key}={value[:200]!r} is not a hub dataset name; a saved "
-                f"config never chooses a folder or URL to read. Give it yourself: data.{key}=..."
+                f"{source}: data.{where}={value[:200]!r} is not a hub dataset name; a saved "
+                f"config never chooses a folder or URL to read. Give it yourself: "
+                f"data.{where}=..."
             )
     return node
 

@@ -17,7 +17,7 @@ from encdec.data.batching import (
     ResumableLoader,
     TokenBatchSampler,
 )
-from encdec.data.sources import read_parallel
+from encdec.data.readers import read_lines
 
 
 def random_lengths(n: int = 1000, seed: int = 0) -> list[int]:
@@ -115,7 +115,7 @@ def test_max_tokens_below_longest_example() -> None:
 
 def test_padding_overhead_on_multi30k(data_dir: Path) -> None:
     folder = data_dir / "multi30k"
-    en, de = read_parallel(folder / "train.en.gz", folder / "train.de.gz")
+    en, de = read_lines(folder / "train.en.gz"), read_lines(folder / "train.de.gz")
     # Word counts stand in for subword counts; the cost is the longer side (+1 for BOS/EOS).
     lengths = [max(len(s.split()), len(t.split()) + 1) for s, t in zip(en, de, strict=True)]
     sampler = TokenBatchSampler(lengths, max_tokens=4096, shuffle=True, seed=0)

@@ -18,14 +18,20 @@ SCRIPT = """
 import json, logging, sys, time
 logging.basicConfig(level=logging.INFO)
 from pathlib import Path
-from encdec.data.datamodule import TranslationDataModule
+from encdec.data.seq2seq import Seq2SeqDataModule
+from encdec.data.sources import Files
 from encdec.data.word2vec import Word2VecSettings, cached_word2vec
 
 data_dir, cache, start = sys.argv[1], sys.argv[2], float(sys.argv[3])
 while time.time() < start:  # both processes start the work at the same moment
     time.sleep(0.001)
-dm = TranslationDataModule(
-    data_dir=data_dir, cache_dir=cache, limit_train=3000, vocab_size=800, tokenizer_type="word"
+dm = Seq2SeqDataModule(
+    Files(pattern="{split}.{lang}.gz", src_lang="en", tgt_lang="de"),
+    data_dir,
+    {"train": "train", "val": "val", "test": "test_2016_flickr"},
+    {"kind": "word", "vocab_size": 800},
+    cache_dir=cache,
+    limit_train=3000,
 )
 dm.prepare_data()
 dm.setup()

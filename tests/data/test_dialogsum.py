@@ -7,27 +7,29 @@ from pathlib import Path
 
 import pytest
 
-from encdec.data.datamodule import DialogSumDataModule, group_references
-from encdec.data.sources import DataError
+from encdec.data.seq2seq import Seq2SeqDataModule, group_references
+from encdec.errors import DataError
 from encdec.metrics import rouge_f1
+from tests.own_data_files import preset
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def datamodule(folder: Path, **kwargs) -> DialogSumDataModule:
-    options = {"cache_dir": str(ROOT / ".cache"), "limit_train": 300, "vocab_size": 500}
-    dm = DialogSumDataModule(str(folder), **{**options, **kwargs})
+def datamodule(data_dir: Path, vocab_size: int = 500, **kwargs) -> Seq2SeqDataModule:
+    """data=dialogsum on <data_dir>/dialogsum (300 training dialogues)."""
+    options = {"limit_train": 300, "tokenizer": {"vocab_size": vocab_size}, **kwargs}
+    dm = preset("dialogsum", data_dir, ROOT / ".cache", **options)
     dm.prepare_data()
     dm.setup()
     return dm
 
 
 @pytest.fixture(scope="module")
-def dialogsum(data_dir: Path) -> DialogSumDataModule:
-    return datamodule(data_dir / "dialogsum", max_src_len=400, max_tgt_len=60, copy_oov=True)
+def dialogsum(data_dir: Path) -> Seq2SeqDataModule:
+    return datamodule(data_dir, copy_oov=True)
 
 
-def test_local_layout(dialogsum: DialogSumDataModule) -> None:
+def test_local_layout(dialogsum: Seq2SeqDataModule) -> None:
     sizes = {name: len(ds) for name, ds in dialogsum.datasets.items()}
     assert sizes == {"train": 300, "val": 500, "test": 500}
     test = dialogsum.datasets["test"]
@@ -39,7 +41,7 @@ def test_local_layout(dialogsum: DialogSumDataModule) -> None:
     assert max(len(t) for t in test.column("tgt_ids")) > 60  # ...test summaries are not
 
 
-def test_speaker_tags_and_turn_breaks_survive_tokenization(dialogsum: DialogSumDataModule) -> None:
+def test_speaker_tags_and_turn_breaks_survive_tokenization(dialogsum: Seq2SeqDataModule) -> None:
     tok = dialogsum.tokenizer
     docs = dialogsum.split_text("val")["src"][:100]
     tags = [tok.token_to_id(t) for t in ("#Person1#", "#Person2#", "\n")]
@@ -56,7 +58,7 @@ def test_speaker_tags_and_turn_breaks_survive_tokenization(dialogsum: DialogSumD
 
 
 def test_hub_layout_groups_references_by_dialogue(
-    dialogsum: DialogSumDataModule, tmp_path: Path, data_dir: Path
+    dialogsum: Seq2SeqDataModule, tmp_path: Path, data_dir: Path
 ) -> None:
     """The hub copy: column `dialogue`, and one test row per (dialogue, reference)."""
     rows = [json.loads(line) for line in (data_dir / "dialogsum" / "test.jsonl").open()][:5]
@@ -73,7 +75,7 @@ def test_hub_layout_groups_references_by_dialogue(
         with (hub / f"{split}.jsonl").open("w") as f:
             for row in rows:
                 f.write(json.dumps({"dialogue": row["document"], "summary": row["summary"]}) + "\n")
-    dm = datamodule(hub, document_field="dialogue")
+    dm = datamodule(tmp_path, source={"source_field": "dialogue"})
     test = dm.datasets["test"]
     assert len(test) == 5
     assert test.references == [row["references"] for row in rows]
@@ -99,7 +101,7 @@ def test_copy_ids_for_source_only_words(tmp_path: Path) -> None:
     ]
     for split, rows in (("train", train), ("validation", test), ("test", test)):
         (folder / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    dm = datamodule(folder, copy_oov=True, vocab_size=100, min_frequency=1)
+    dm = datamodule(tmp_path, copy_oov=True, tokenizer={"vocab_size": 100, "min_frequency": 1})
     vocab = dm.vocab_size_actual
     example = dm.datasets["test"][0]
     assert example.oov[:1] == ["Ω"] and "Ж" in example.oov
@@ -113,8 +115,8 @@ def test_copy_ids_for_source_only_words(tmp_path: Path) -> None:
 
 
 def test_missing_files_name_the_fix(tmp_path: Path) -> None:
-    dm = DialogSumDataModule(str(tmp_path / "nowhere"), cache_dir=str(tmp_path))
-    with pytest.raises(DataError, match="hub_name"):
+    dm = preset("dialogsum", tmp_path / "nowhere", tmp_path, source={"fallback": None})
+    with pytest.raises(DataError, match="Data folder .*nowhere/dialogsum does not exist"):
         dm.prepare_data()
 
 

@@ -90,7 +90,7 @@ def test_missing_column_names_the_columns(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "a.csv", [("x", "y")], header=["en", "fr"])
     message = error(read_delimited, path, ",", "en", "de")
     assert f"{path}, row 1 (the header): no column 'de'" in message
-    assert "['en', 'fr']" in message and "data.target_field" in message
+    assert "['en', 'fr']" in message and "data.source.target_field" in message
     message = error(read_delimited, tmp_path / "a.csv", ",", 0, 5)
     assert "no column 5" in message and "indices 0 to 1" in message
 
@@ -101,7 +101,7 @@ def test_wrong_field_name_names_the_line(tmp_path: Path) -> None:
     message = error(read_jsonl, path, "en", "de")
     assert f"{path}, line 2: no field 'de'" in message and "['deu', 'en']" in message
     path.write_text('{"en": "a", "de": "b"}\n{"en": "a", "de": \n')
-    assert f"{path}, line 2: not a JSON object" in error(read_jsonl, path, "en", "de")
+    assert f"{path}, line 2, column 19: not valid JSON" in error(read_jsonl, path, "en", "de")
 
 
 def test_empty_split(tmp_path: Path) -> None:
@@ -127,5 +127,5 @@ def test_mismatched_line_counts(tmp_path: Path) -> None:
 
 
 def test_unknown_extension(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="data.format"):
+    with pytest.raises(DataError, match="data.source.format"):
         detect_format(tmp_path / "corpus.txt")

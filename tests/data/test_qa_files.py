@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from encdec.data.qa import QADataModule
 from encdec.data.qa_files import read_qa_file
-from encdec.data.squad import SquadDataModule
-from encdec.errors import DataError
+from encdec.data.sources import Hub, QAFiles
+from encdec.errors import ConfigError, DataError
 
 
 def nest(rows: list[dict]) -> dict:
@@ -53,7 +54,7 @@ def dev_json(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_the_official_file_reads_as_the_built_in_rows(dev_json: Path, data_dir: Path) -> None:
-    assert read_qa_file(dev_json, "squad_json") == jsonl_rows(
+    assert list(read_qa_file(dev_json, "squad_json")) == jsonl_rows(
         data_dir / "squad" / "validation.jsonl"
     )
 
@@ -80,7 +81,7 @@ def test_jsonl_with_other_field_names(data_dir: Path, tmp_path: Path) -> None:
         "answer_text": "t",
         "answer_start": "s",
     }
-    got = read_qa_file(path, "jsonl", fields)
+    got = list(read_qa_file(path, "jsonl", fields))
     for i, (row, want) in enumerate(zip(got, rows, strict=True)):
         assert (row["id"], row["question"], row["context"], row["title"]) == (
             want["id"],
@@ -110,12 +111,12 @@ BAD_FILES = {
     "bad JSON": (
         "squad_json",
         '{"data": [\n  {"title": "T",\n   "paragraphs": [}\n]}',
-        ["line 3, column 19", "not valid JSON", "data.format=jsonl"],
+        ["line 3, column 19", "not valid JSON", "data.source.format=jsonl"],
     ),
     "JSON lines given as squad_json": (
         "squad_json",
         json.dumps(GOOD) + "\n" + json.dumps(GOOD) + "\n",
-        ["line 2, column 1", "Extra data", "for one question a line use data.format=jsonl"],
+        ["line 2, column 1", "Extra data", "for one question a line use data.source.format=jsonl"],
     ),
     "not SQuAD v1.1 layout": (
         "squad_json",
@@ -144,12 +145,16 @@ BAD_FILES = {
     "jsonl bad line": (
         "jsonl",
         json.dumps(GOOD) + "\n" + '{"id": "q2", "question": "Who?"\n',
-        ["line 2, column 32", "not valid JSON", "data.format=squad_json"],
+        ["line 2, column 32", "not valid JSON", "data.source.format=squad_json"],
     ),
     "jsonl missing field": (
         "jsonl",
         json.dumps(GOOD) + "\n" + json.dumps({"id": "q2", "query": "Who?", "context": "Ann"}),
-        ["line 2: no field 'question'", "['context', 'id', 'query']", "data.fields.question="],
+        [
+            "line 2: no field 'question'",
+            "['context', 'id', 'query']",
+            "data.source.fields.question=",
+        ],
     ),
     "jsonl answer not in context": (
         "jsonl",
@@ -166,55 +171,75 @@ def test_format_errors_name_file_record_and_fix(case: str, tmp_path: Path) -> No
     path = tmp_path / "mine.json"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(DataError) as err:
-        read_qa_file(path, format)
+        list(read_qa_file(path, format))
     assert str(path) in str(err.value)
     for part in expected:
         assert part in str(err.value)
 
 
 def test_datamodule_option_errors(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match=r"data.files.val is not set"):
-        SquadDataModule(str(tmp_path), files={"train": "a.json"})
-    with pytest.raises(DataError, match=r"data.format='xml': choose one of jsonl, squad_json"):
-        SquadDataModule(str(tmp_path), format="xml")
-    with pytest.raises(DataError, match=r"data.fields.passage: not a field role"):
-        SquadDataModule(str(tmp_path), fields={"passage": "p"})
+    with pytest.raises(ConfigError, match=r"data.splits.val is not set"):
+        QADataModule(QAFiles(), str(tmp_path), {"train": "a.json"})
+    with pytest.raises(ConfigError, match=r"data.source.format='xml': choose one of jsonl, squad"):
+        QAFiles(format="xml")
+    with pytest.raises(ConfigError, match=r"data.source.fields.passage: not a field role"):
+        QAFiles(fields={"passage": "p"})
+    with pytest.raises(ConfigError, match=r"data.tokenizer.kind='bpe' does not fit.*lower_word"):
+        QADataModule(QAFiles(), str(tmp_path), {"train": "a", "val": "b"}, {"kind": "bpe"})
+
+
+def own_files(tmp_path: Path, train: str, val: str, **source) -> QADataModule:
+    """data=squad_json: each split its own file."""
+    return QADataModule(
+        QAFiles(pattern="{split}", **source),
+        str(tmp_path),
+        {"train": train, "val": val},
+        cache_dir=str(tmp_path / "cache"),
+    )
 
 
 def test_duplicate_ids_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "dup.jsonl"
     path.write_text(json.dumps(GOOD) + "\n" + json.dumps(GOOD) + "\n", encoding="utf-8")
-    module = SquadDataModule(
-        str(tmp_path), files={"train": str(path), "val": str(path)}, cache_dir=str(tmp_path)
-    )
     with pytest.raises(DataError, match=r"question id 'q1' occurs twice"):
-        module.load_raw()
+        own_files(tmp_path, "dup.jsonl", str(path)).prepare_data()
+    assert not list((tmp_path / "cache").glob("rows/*.arrow"))  # nothing cached
 
 
 def test_a_url_is_downloaded_once_into_the_data_folder(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, http_folder: tuple[str, Path]
 ) -> None:
-    """data.files.* may be an http(s) URL: fetched once (encdec.data.sources.download), reused."""
-    served = tmp_path / "served.json"
-    served.write_text(squad(GOOD), encoding="utf-8")
-    fetched: list[str] = []
+    """data.splits.* may be an http(s) URL: fetched once into the data folder, then reused."""
+    url, served = http_folder
+    (served / "my-squad.json").write_text(squad(GOOD), encoding="utf-8")
+    module = own_files(
+        tmp_path / "data", f"{url}/my-squad.json", f"{url}/my-squad.json", format="squad_json"
+    )
+    assert module.split("train")["question"] == ["Who?"] and module.split("val")["id"] == ["q1"]
+    assert (tmp_path / "data" / "my-squad.json").read_bytes() == (
+        served / "my-squad.json"
+    ).read_bytes()
+    (served / "my-squad.json").unlink()  # gone from the server: the copy is read
+    again = own_files(
+        tmp_path / "data", f"{url}/my-squad.json", f"{url}/my-squad.json", format="squad_json"
+    )
+    assert again.split("test")["id"] == ["q1"] and again.splits["test"] == again.splits["val"]
 
-    def fake_download(url: str, dest: Path) -> None:
-        fetched.append(url)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_bytes(served.read_bytes())
 
-    monkeypatch.setattr("encdec.data.squad.download", fake_download)
-    url = "https://example.org/data/my-squad.json"
-    for _ in range(2):
-        module = SquadDataModule(
-            str(tmp_path / "data"),
-            files={"train": url, "val": url},
-            format="squad_json",
-            cache_dir=str(tmp_path / "cache"),
-        )
-        raw = module.load_raw()
-    assert fetched == [url]
-    assert (tmp_path / "data" / "my-squad.json").is_file()
-    assert raw["train"]["question"] == ["Who?"] and raw["val"]["id"] == ["q1"]
-    assert module.splits == {"train": "train", "val": "val", "test": "val"}
+def test_missing_files_fall_back_to_the_hub_copy(data_dir: Path, tmp_path: Path) -> None:
+    """data=squad without local files: the hub dataset (here a local folder loaded through the
+    same datasets.load_dataset call), read in its own `squad` layout."""
+    rows = jsonl_rows(data_dir / "squad" / "validation.jsonl", 30)
+    hub = tmp_path / "hub"
+    hub.mkdir()
+    for split in ("train", "validation"):
+        (hub / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    module = QADataModule(
+        QAFiles(fallback=Hub(name=str(hub))),
+        str(tmp_path / "no_local_files"),
+        {"train": "train", "val": "validation"},
+        cache_dir=str(tmp_path / "cache"),
+    )
+    assert module.split("val").to_list() == rows
+    with pytest.raises(DataError, match=r"QA data file not found.*data.source.fallback.name"):
+        own_files(tmp_path, "absent.json", "absent.json").prepare_data()

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from encdec.data.squad import SquadDataModule, answer_token_span, choose_window, encode_qa
+from encdec.data.qa import QADataModule
+from encdec.data.squad import answer_token_span, choose_window, encode_qa
 from encdec.data.tokenization import train_word_level
+from tests.own_data_files import preset
 
 ODD = ("\u200b", "\u200e", "\u2009", "\u202f", "\u3000", "\n", "  ")  # odd spaces, invisible marks
 
@@ -126,15 +128,9 @@ def test_long_passages_are_windowed_for_training_and_truncated_for_evaluation(de
 def test_datamodule_encodes_once_and_reloads_from_the_arrow_cache(
     data_dir: Path, tmp_path: Path
 ) -> None:
-    def build() -> SquadDataModule:
-        dm = SquadDataModule(
-            str(data_dir / "squad"),
-            cache_dir=str(tmp_path),
-            vocab_size=2000,
-            limit_train=500,
-            limit_eval=200,
-            max_tokens=2000,
-        )
+    def build() -> QADataModule:
+        options = {"limit_train": 500, "limit_eval": 200, "max_tokens": 2000}
+        dm = preset("squad", data_dir, tmp_path, tokenizer={"vocab_size": 2000}, **options)
         dm.prepare_data()
         dm.setup()
         return dm
@@ -150,7 +146,7 @@ def test_datamodule_encodes_once_and_reloads_from_the_arrow_cache(
     assert sorted(p.name for p in (tmp_path / "datasets").glob("squad-*.arrow")) == cached
     batch = next(iter(again.val_dataloader()))
     assert batch.passage.shape == batch.features.shape[:2] and batch.features.shape[2] == 2
-    raw = again.load_raw()["validation"]
+    raw = again.split("val")
     assert batch.qids == [raw[i]["id"] for i in batch.index.tolist()]
     # Exact-match flags are 1 only at passage words that occur in the question.
     assert 0 < batch.features.sum() < batch.passage_lengths.sum()

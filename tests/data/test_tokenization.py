@@ -8,16 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from encdec.data.sources import read_lines
+from encdec.data.readers import read_lines
 from encdec.data.tokenization import (
     SPECIAL_TOKENS,
     UNK,
+    TokenizerSettings,
     cached_tokenizer,
     new_spaced_word_tokenizer,
     train_bpe,
     train_spaced_words,
-    translation_trainer,
 )
+from encdec.errors import ConfigError
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +72,13 @@ def test_cache_is_keyed_by_kind_and_reused(texts: list[str], tmp_path: Path) -> 
     assert again_path == word_path and again.to_str() == word.to_str()
 
 
-def test_unknown_kind_names_the_choices() -> None:
-    with pytest.raises(ValueError, match=r"\['bpe', 'word'\].*tokenizer=word"):
-        translation_trainer("sentencepiece")
-    assert translation_trainer("word") is train_spaced_words
+def test_settings_name_the_kinds_a_datamodule_takes() -> None:
+    default = TokenizerSettings()
+    with pytest.raises(ConfigError, match=r"kind='sentencepiece'.*bpe \| word.*tokenizer=bpe"):
+        TokenizerSettings.of({"kind": "sentencepiece"}, ("bpe", "word"), default)
+    with pytest.raises(ConfigError, match=r"data.tokenizer.vocab_size=0.*positive"):
+        TokenizerSettings.of({"vocab_size": 0}, ("bpe",), default)
+    with pytest.raises(ConfigError, match=r"data.tokenizer.type: not a tokenizer option"):
+        TokenizerSettings.of({"type": "bpe"}, ("bpe",), default)
+    assert TokenizerSettings.of(None, ("bpe",), default) is default
+    assert TokenizerSettings.of({"kind": "word"}, ("bpe", "word"), default).vocab_size == 8000

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from encdec.data.sources import read_lines
+from encdec.data.readers import read_lines
 from encdec.data.tokenization import (
     UNK,
     cached_tokenizer,

@@ -14,30 +14,27 @@ from tokenizers import Tokenizer
 from encdec.build import Embeddings
 from encdec.cli.train import train
 from encdec.data import word2vec as w2v
-from encdec.data.squad import SquadDataModule
+from encdec.data.qa import QADataModule
 from encdec.data.word2vec import Word2VecSettings, cached_word2vec, words
 from encdec.models.embedding import EmbeddingFileError
 from tests.helpers import QA_SMALL, compose_train
 from tests.integration.test_cli import run
+from tests.own_data_files import preset
 
 SETTINGS = Word2VecSettings(epochs=1, min_count=1, workers=1)
 W2V = "embeddings.word2vec={epochs:1,min_count:1,workers:1}"
 
 
 @pytest.fixture(scope="module")
-def squad(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> SquadDataModule:
+def squad(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> QADataModule:
     """The first 300 real SQuAD training questions and their word tokenizer."""
-    dm = SquadDataModule(
-        data_dir=str(data_dir / "squad"),
-        cache_dir=str(tmp_path_factory.mktemp("cache")),
-        limit_train=300,
-        limit_eval=10,
-    )
+    cache = tmp_path_factory.mktemp("cache")
+    dm = preset("squad", data_dir, cache, limit_train=300, limit_eval=10)
     dm.prepare_data()
     return dm
 
 
-def test_words_are_the_tokenizers_words(squad: SquadDataModule) -> None:
+def test_words_are_the_tokenizers_words(squad: QADataModule) -> None:
     """Every word the tokenizer knows is spelt as Word2Vec sees it (lower-cased, punctuation
     split off): the pre-tokenized words, mapped through the vocabulary, are the encoding."""
     texts = squad.training_texts()[:50]
@@ -49,7 +46,7 @@ def test_words_are_the_tokenizers_words(squad: SquadDataModule) -> None:
 
 
 def test_vectors_cover_the_vocabulary_and_are_cached(
-    squad: SquadDataModule, tmp_path: Path, monkeypatch
+    squad: QADataModule, tmp_path: Path, monkeypatch
 ) -> None:
     texts = squad.training_texts()
     path = cached_word2vec(texts, squad.tokenizer, 16, SETTINGS, tmp_path)

@@ -60,7 +60,7 @@ def test_a_recorded_kind_is_used_and_an_unknown_one_ignored() -> None:
 def test_a_new_file_records_its_kind(summarizer_file: Path, tmp_path: Path) -> None:
     package = torch.load(summarizer_file, weights_only=True)
     assert package["task_kind"] == "summarization"
-    assert package["config"]["data"]["_target_"].endswith("TextPairsDataModule")
+    assert package["config"]["data"]["_target_"].endswith("Seq2SeqDataModule")
     # written again from the loaded model, it keeps it
     again = build.write_model_file(build.load_model_file(summarizer_file).task, tmp_path / "a.pt")
     assert torch.load(again, weights_only=True)["task_kind"] == "summarization"

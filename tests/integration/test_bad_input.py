@@ -59,7 +59,7 @@ BAD_CONFIGS = {
     ),
     "question-answering data for translation": (
         ["data=squad"],
-        ["SquadDataModule holds questions for task=qa", "data=multi30k", "or choose task=qa"],
+        ["QADataModule holds questions for task=qa", "data=multi30k", "or choose task=qa"],
     ),
     "an option renamed in format version 3": (
         ["task.label_smoothing=0.2"],
@@ -70,7 +70,7 @@ BAD_CONFIGS = {
         ["rnn= was renamed: write model=transformer", "task.decoding.beam_size=... instead"],
     ),
     "missing data folder": (
-        ["paths.data_dir=/no/such/folder", "data.download_url=null"],
+        ["paths.data_dir=/no/such/folder", "data.source.download_url=null"],
         ["paths.data_dir", "/no/such/folder/multi30k does not exist", "ENCDEC_DATA_DIR"],
     ),
 }
@@ -115,11 +115,11 @@ BAD_DATA = {
     ),
     "mismatched line counts": (
         lambda d: write_gz(d / "val.de.gz", b"Ein Hund.\n"),
-        ["val.en.gz has 1014 lines but", "val.de.gz has 1", "line 2"],
+        ["val.de.gz ends after line 1", "val.en.gz goes on (line 2)"],
     ),
     "empty split": (
         lambda d: [write_gz(d / f"test_2016_flickr.{lang}.gz", b"") for lang in ("en", "de")],
-        ["test_2016_flickr.en.gz is empty"],
+        ["test_2016_flickr.en.gz has no rows"],
     ),
 }
 
@@ -132,7 +132,12 @@ def test_bad_data_names_file_and_line(problem: str, data_dir: Path, tmp_path: Pa
         shutil.copy(data_dir / "multi30k" / name, corpus / name)
     spoil, expected = BAD_DATA[problem]
     spoil(corpus)
-    args = ["train.py", "data.limit_train=300", "data.vocab_size=500", "data.download_url=null"]
+    args = [
+        "train.py",
+        "data.limit_train=300",
+        "data.tokenizer.vocab_size=500",
+        "data.source.download_url=null",
+    ]
     assert_clear_error(run(args, tmp_path / "data", tmp_path), *expected)
 
 

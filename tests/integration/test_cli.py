@@ -125,7 +125,9 @@ def test_predict_from_a_file_and_from_stdin(
 
 def test_a_missing_data_folder_is_a_clear_error(data_dir: Path, tmp_path: Path) -> None:
     result = run(
-        ["train.py", "paths.data_dir=/no/such/folder", "data.download_url=null"], data_dir, tmp_path
+        ["train.py", "paths.data_dir=/no/such/folder", "data.source.download_url=null"],
+        data_dir,
+        tmp_path,
     )
     assert result.returncode == 1
     output = result.stdout + result.stderr

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from tokenizers import Tokenizer
 
-from encdec.data.sources import read_lines
+from encdec.data.readers import read_lines
 from tests.cjk_corpus import chinese_english, split_pairs, write_gz_pairs
 from tests.integration.test_cli import only, run
 from tests.test_bleu_tokenize import sacrebleu_cli
@@ -19,7 +19,7 @@ from tests.test_bleu_tokenize import sacrebleu_cli
 pytestmark = pytest.mark.slow
 
 TINY = [
-    "data.vocab_size=500",
+    "data.tokenizer.vocab_size=500",
     "data.max_tokens=1024",
     "model.embedding_dim=32",
     "model.hidden_dim=64",
@@ -48,10 +48,10 @@ def test_train_translates_and_scores_in_the_target_language(
         "train.py",
         "task=translation",
         f"data.data_dir={corpus}",
-        f"data.src_lang={src}",
-        f"data.tgt_lang={tgt}",
+        f"data.source.src_lang={src}",
+        f"data.source.tgt_lang={tgt}",
         "data.splits.test=test",
-        "data.download_url=null",
+        "data.source.download_url=null",
         *([f"task.metric.tokenize={tokenize}"] if tokenize != "13a" else []),  # 13a: the default
         *TINY,
     ]

@@ -45,7 +45,7 @@ def test_official_json_trains_as_the_built_in_loader(
 ) -> None:
     train, dev = official_files
     mine = train_metrics(
-        ["data=squad_json", f"data.files.train={train}", f"data.files.val={dev}"],
+        ["data=squad_json", f"data.splits.train={train}", f"data.splits.val={dev}"],
         data_dir,
         tmp_path / "squad_json",
     )
@@ -66,8 +66,8 @@ def test_a_bad_answer_start_stops_with_one_line(data_dir: Path, tmp_path: Path) 
             "train.py",
             *CLI_QA,
             "data=squad_json",
-            f"data.files.train={path}",
-            f"data.files.val={path}",
+            f"data.splits.train={path}",
+            f"data.splits.val={path}",
         ],
         data_dir,
         tmp_path,

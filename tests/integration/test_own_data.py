@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import shutil
 from pathlib import Path
 
 import pytest
@@ -53,9 +54,10 @@ def doc_commands() -> list[tuple[int, list[str]]]:
 
 
 def user_data(data_dir: Path, folder: Path) -> Path:
-    """The files the page's examples name, in one data folder (Multi30k itself linked in)."""
+    """The files the page's examples name, in one data folder (Multi30k itself copied in: a
+    link out of the data folder is refused, as any path leading out of it)."""
     folder.mkdir(exist_ok=True)
-    (folder / "multi30k").symlink_to(data_dir / "multi30k")
+    shutil.copytree(data_dir / "multi30k", folder / "multi30k")
     multi30k_tables(data_dir, folder, "en", "fr")
     dialogsum_tables(data_dir, folder)
     multi30k_saved(data_dir, folder, "en", "de")
@@ -190,7 +192,12 @@ def test_summarization_falls_back_to_the_hub_copy(data_dir: Path, tmp_path: Path
     empty = tmp_path / "empty_data"
     empty.mkdir()
     result = run(
-        ["train.py", "task=summarization", f"data.hub_name={hub}", *TINY["summarization"]],
+        [
+            "train.py",
+            "task=summarization",
+            f"data.source.fallback.name={hub}",
+            *TINY["summarization"],
+        ],
         empty,
         tmp_path / "logs",
     )
@@ -225,7 +232,7 @@ def test_a_format_error_is_one_line_and_exit_1(case: str, data_dir: Path, tmp_pa
         name, content, expected = BAD_FILES[case]
         (folder / name).write_bytes(content)
         train, where = f"data.splits.train={name}", folder / name
-    fields = ["data.source_field=en", "data.target_field=fr"]
+    fields = ["data.source.source_field=en", "data.source.target_field=fr"]
     result = run(
         ["train.py", "data=text_pairs", train, f"data.splits.val={train.split('=', 1)[1]}",
          f"data.splits.test={train.split('=', 1)[1]}", *fields, *SMALL],

@@ -19,7 +19,7 @@ from tests.integration.test_faults import start, wait_for
 #: One training step, no test: the quickest real run.
 ONE_STEP = [
     "data.limit_train=300",
-    "data.vocab_size=500",
+    "data.tokenizer.vocab_size=500",
     "data.max_tokens=1024",
     "model.embedding_dim=16",
     "model.hidden_dim=32",

@@ -91,18 +91,42 @@ def test_a_data_dir_climbing_out_of_the_data_root_is_refused(tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize(
-    "key, value",
+    "key, value, named",
     [
-        ("data.splits", {"train": "train", "val": "val", "test": "../../../etc/passwd"}),
-        ("data.file_pattern", "/tmp/{split}.{lang}.pth"),
-        ("data.splits", {"train": "train", "val": "val", "test": "https://evil.example/x"}),
+        ("data.splits", {"train": "train", "val": "val", "test": "../../../etc/passwd"}, None),
+        # a version-2 file's pattern is the version-3 data source's (encdec.data.migrations)
+        ("data.file_pattern", "/tmp/{split}.{lang}.pth", "data.source.pattern"),
+        ("data.splits", {"train": "train", "val": "val", "test": "https://evil.example/x"}, None),
     ],
 )
-def test_a_file_name_outside_the_data_folder_is_refused(tmp_path: Path, key: str, value: Any):
+def test_a_file_name_outside_the_data_folder_is_refused(
+    tmp_path: Path, key: str, value: Any, named: str | None
+) -> None:
     path = save(with_config(legit(), **{key: value}), tmp_path / "files.ckpt")
     with pytest.raises(CheckpointError, match="not a file name inside the data folder") as err:
         build.load_checkpoint(path, str(tmp_path / "data"), str(tmp_path / "cache"), with_data=True)
-    assert key in str(err.value) and "\n" not in str(err.value)
+    assert (named or key) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_version_3_data_source_is_checked_like_the_data_node(tmp_path: Path) -> None:
+    """The data source's own node (and its fallback) may not choose a download or a folder."""
+    loaded = build.load_checkpoint(CKPT)
+    config = copy.deepcopy(loaded.task.checkpoint_extras.to_dict())
+    config["config"]["data"]["source"]["download_url"] = "http://evil.example/"
+    config["config"]["data"]["source"]["fallback"] = {
+        "_target_": "encdec.data.sources.Hub",
+        "name": "../../../etc",
+    }
+    package = {**torch.load(CKPT, weights_only=True), "encdec": config}
+    path = save(package, tmp_path / "v3.ckpt")
+    with pytest.raises(CheckpointError, match=r"data\.source\.fallback\.name=.*not a hub dataset"):
+        build.load_checkpoint(path, str(tmp_path / "data"), str(tmp_path / "cache"), with_data=True)
+    del config["config"]["data"]["source"]["fallback"]
+    path = save({**package, "encdec": config}, tmp_path / "v3.ckpt")
+    loaded = build.load_checkpoint(
+        path, str(tmp_path / "data"), str(tmp_path / "cache"), with_data=True
+    )
+    assert loaded.datamodule.source.download_url is None
 
 
 def test_a_file_name_the_user_gives_replaces_a_refused_one(tmp_path: Path) -> None:
@@ -132,7 +156,7 @@ def test_saved_urls_and_folders_are_replaced_by_the_users(tmp_path: Path) -> Non
         path, str(tmp_path / "data"), str(tmp_path / "cache"), with_data=True
     )
     dm = loaded.datamodule
-    assert dm.download_url is None
+    assert dm.source.download_url is None
     assert Path(dm.cache_dir) == tmp_path / "cache"
     assert Path(dm.data_dir) == tmp_path / "data" / "multi30k"
     assert not (tmp_path / "theirs").exists()

@@ -199,7 +199,7 @@ def test_resume_with_another_tokenizer_is_refused_naming_it(tmp_path: Path, data
     args = [
         "train.py",
         *SMALL,
-        "data.vocab_size=450",
+        "data.tokenizer.vocab_size=450",
         f"resume={CKPT}",
         f"hydra.run.dir={tmp_path}",
     ]

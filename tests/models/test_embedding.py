@@ -13,7 +13,7 @@ from tokenizers import Tokenizer
 from torch import nn
 
 from encdec.cli.train import train
-from encdec.data.sources import read_lines
+from encdec.data.readers import read_lines
 from encdec.data.tokenization import PAD, train_spaced_words
 from encdec.models.embedding import (
     EmbeddingFileError,

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import overload
+from typing import Any, overload
 
 import datasets
 import pyarrow as pa
 
-from encdec.data.formats import Row
 from encdec.files import atomic_path, file_lock
 
 #: Rows per Arrow record batch when writing, and per batch when reading back.
@@ -24,25 +23,37 @@ BATCH_ROWS = 10_000
 
 
 def row_schema(with_references: bool) -> pa.Schema:
+    """Text pairs: src, tgt (and a list of references, null where a row has none)."""
     fields = [pa.field("src", pa.string()), pa.field("tgt", pa.string())]
     if with_references:
         fields.append(pa.field("references", pa.list_(pa.string())))
     return pa.schema(fields)
 
 
-def write_rows(rows: Iterable[Row], path: Path, with_references: bool = False) -> None:
-    """Write `rows` to an Arrow stream file (the format `datasets.Dataset.from_file` maps),
-    `BATCH_ROWS` at a time: memory holds one batch, whatever the corpus size."""
-    schema = row_schema(with_references)
-    names = schema.names
+#: Questions, in the layout of the hub's `squad` dataset.
+QA_SCHEMA = pa.schema(
+    [
+        *(pa.field(name, pa.string()) for name in ("id", "title", "context", "question")),
+        pa.field(
+            "answers",
+            pa.struct([("text", pa.list_(pa.string())), ("answer_start", pa.list_(pa.int64()))]),
+        ),
+    ]
+)
 
-    def flush(batch: list[Row], writer: pa.ipc.RecordBatchStreamWriter) -> None:
-        columns = [[r[i] for r in batch] for i in range(len(names))]
+
+def write_rows(rows: Iterable[Sequence[Any]], path: Path, schema: pa.Schema) -> None:
+    """Write `rows` (tuples in the schema's column order) to an Arrow stream file (the format
+    `datasets.Dataset.from_file` maps), `BATCH_ROWS` at a time: memory holds one batch,
+    whatever the corpus size."""
+
+    def flush(batch: list[Sequence[Any]], writer: pa.ipc.RecordBatchStreamWriter) -> None:
+        columns = [[r[i] for r in batch] for i in range(len(schema.names))]
         writer.write_batch(pa.record_batch(columns, schema=schema))
 
     with atomic_path(path) as tmp, pa.OSFile(str(tmp), "wb") as sink:
         with pa.ipc.new_stream(sink, schema) as writer:
-            batch: list[Row] = []
+            batch: list[Sequence[Any]] = []
             for row in rows:
                 batch.append(row)
                 if len(batch) == BATCH_ROWS:
@@ -59,12 +70,12 @@ def file_identity(path: str | Path) -> tuple[str, int, int]:
     return str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns
 
 
-def cached_rows(rows: Iterable[Row], path: Path, with_references: bool = False) -> datasets.Dataset:
+def cached_rows(rows: Iterable[Sequence[Any]], path: Path, schema: pa.Schema) -> datasets.Dataset:
     """The rows as a memory-mapped Dataset, written to `path` the first time (by one process:
     DDP ranks and parallel runs wait for it, then map the same file)."""
     with file_lock(path):
         if not path.is_file():
-            write_rows(rows, path, with_references)
+            write_rows(rows, path, schema)
     return datasets.Dataset.from_file(str(path))
 
 

@@ -9,13 +9,13 @@ the datamodule drops and counts them, as for the built-in corpora.
 from __future__ import annotations
 
 import csv
-import gzip
 import itertools
 import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
+from encdec.data.readers import json_lines, numbered_lines
 from encdec.errors import DataError
 
 #: One field of a row: a column name (TSV / CSV with a header, JSON lines, dotted for nested
@@ -42,40 +42,8 @@ def detect_format(path: str | Path) -> str:
     raise DataError(
         f"{path}: cannot tell the format from the file name (known: .tsv, .csv, .jsonl, each "
         f"optionally .gz; a pair of plain text files is named with {{lang}}, e.g. train.{{lang}}"
-        f".gz). Set data.format=tsv|csv|jsonl."
+        f".gz). Set data.source.format=tsv|csv|jsonl."
     )
-
-
-def require_file(path: Path) -> None:
-    if not path.is_file():
-        raise DataError(f"Data file not found: {path}. Check data.splits / data.data_dir.")
-
-
-def numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """(line number, text with its newline) of a UTF-8 file, optionally gzipped; a line that is
-    not UTF-8 or a corrupt gzip stream is a DataError naming the line."""
-    require_file(path)
-    opener = gzip.open if path.suffix == ".gz" else open
-    number = 0
-    try:
-        with opener(path, "rb") as f:
-            for number, raw in enumerate(f, start=1):  # noqa: B007 (read after the loop)
-                try:
-                    text = raw.decode("utf-8")
-                except UnicodeDecodeError as err:
-                    raise DataError(
-                        f"{path}, line {number}: not valid UTF-8 ({err.reason} at byte "
-                        f"{err.start} of the line). Re-encode the file as UTF-8, e.g. iconv -f "
-                        f"latin1 -t utf-8 {path.name} > fixed.{path.name}."
-                    ) from None
-                if number == 1:
-                    text = text.removeprefix("\ufeff")  # a byte-order mark (Excel's CSV)
-                yield number, text
-    except (gzip.BadGzipFile, EOFError, OSError) as err:
-        raise DataError(
-            f"{path}, after line {number}: the file is corrupt or truncated ({err}). Replace it "
-            f"with a good copy."
-        ) from None
 
 
 def _empty(path: Path) -> DataError:
@@ -92,7 +60,7 @@ def as_text(value: object, path: Path | str, where: str, field: str) -> str:
         return str(value)
     raise DataError(
         f"{path}, {where}: field {field!r} holds {type(value).__name__} {str(value)[:60]!r}, not "
-        f"text. Point data.source_field / data.target_field at a text field."
+        f"text. Point data.source.source_field / data.source.target_field at a text field."
     )
 
 
@@ -101,7 +69,7 @@ def as_references(value: object, path: Path | str, where: str, field: str) -> li
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value) or not value:
         raise DataError(
             f"{path}, {where}: field {field!r} must be a non-empty list of texts (the "
-            f"references), not {str(value)[:60]!r}. Fix the row or unset data.references_field."
+            f"references), not {str(value)[:60]!r}. Fix the row or unset data.source.references_field."
         )
     return value
 
@@ -181,13 +149,13 @@ def _columns(
         if isinstance(field, str):
             if header is None:
                 raise DataError(
-                    f"{path}: data.{role}_field={field!r} names a column, but data.header=false."
-                    f" Give a 0-based column index instead, or set data.header=true."
+                    f"{path}: data.source.{role}_field={field!r} names a column, but data.source.header=false."
+                    f" Give a 0-based column index instead, or set data.source.header=true."
                 )
             if field not in header:
                 raise DataError(
                     f"{path}, row 1 (the header): no column {field!r}; its columns are "
-                    f"{header}. Set data.{role}_field to one of them (or a 0-based index)."
+                    f"{header}. Set data.source.{role}_field to one of them (or a 0-based index)."
                 )
             out.append(header.index(field))
         elif isinstance(field, int) and 0 <= field < width:
@@ -195,8 +163,8 @@ def _columns(
         else:
             raise DataError(
                 f"{path}, row 1: no column {field!r} ({kind} rows here have {width} fields: "
-                f"indices 0 to {width - 1}). Set data.{role}_field, or check the delimiter "
-                f"(data.format=tsv for tabs, csv for commas)."
+                f"indices 0 to {width - 1}). Set data.source.{role}_field, or check the delimiter "
+                f"(data.source.format=tsv for tabs, csv for commas)."
             )
     return out
 
@@ -217,20 +185,11 @@ def read_jsonl(path: Path, source: Field, target: Field, references: Field = Non
     """JSON lines: one object per line; fields by name, nested ones by a dotted path."""
     if not isinstance(source, str) or not isinstance(target, str):
         raise DataError(
-            f"{path}: JSON lines need field names: set data.source_field and data.target_field "
+            f"{path}: JSON lines need field names: set data.source.source_field and data.source.target_field "
             f"(dotted for nested objects, e.g. translation.de)."
         )
     count = 0
-    for number, line in numbered_lines(path):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise DataError(
-                f"{path}, line {number}: not a JSON object ({err.msg} at column {err.colno}). "
-                f"Each line must be one JSON object."
-            ) from None
+    for number, row in json_lines(path, "Each line must be one JSON object."):
         where = f"line {number}"
         values = []
         for role, field in (("source", source), ("target", target), ("references", references)):
@@ -240,15 +199,16 @@ def read_jsonl(path: Path, source: Field, target: Field, references: Field = Non
             try:
                 values.append(dig(row, str(field)))
             except KeyError:
+                if role == "references":  # a row without references: its target is the one
+                    values.append(None)
+                    continue
                 present = sorted(row) if isinstance(row, dict) else type(row).__name__
                 raise DataError(
                     f"{path}, {where}: no field {field!r} (the row has {present}). Set "
-                    f"data.{role}_field to the right name (dotted for nested, e.g. "
+                    f"data.source.{role}_field to the right name (dotted for nested, e.g. "
                     f"translation.de)."
                 ) from None
-        refs = (
-            None if references is None else as_references(values[2], path, where, str(references))
-        )
+        refs = None if values[2] is None else as_references(values[2], path, where, str(references))
         count += 1
         yield Row(
             as_text(values[0], path, where, source), as_text(values[1], path, where, target), refs
@@ -291,4 +251,6 @@ def read_file(
         return read_delimited(path, ",", source, target, references, header)
     if fmt == "jsonl":
         return read_jsonl(path, source, target, references)
-    raise DataError(f"{path}: unknown format {fmt!r}; data.format is one of {FORMATS} or auto.")
+    raise DataError(
+        f"{path}: unknown format {fmt!r}; data.source.format is one of {FORMATS} or auto."
+    )

@@ -1,25 +1,24 @@
 """A user's question-answering data on disk -> rows in the layout of the hub's `squad` dataset.
 
-Two formats (`data.format`): the official SQuAD v1.1 JSON (`squad_json`: one object,
+Two formats (`data.source.format`): the official SQuAD v1.1 JSON (`squad_json`: one object,
 `data -> paragraphs -> qas`, as in `dev-v1.1.json`), and JSON lines (`jsonl`: one question a
-line) whose field names `data.fields` maps, nested fields by a dotted path. Either becomes rows
-`{id, title, context, question, answers: {text: [...], answer_start: [...]}}` in file order: what
-`SquadDataModule` reads from its own jsonl files. Every error names the file and the record
+line) whose field names `data.source.fields` maps, nested fields by a dotted path. Either becomes
+rows `{id, title, context, question, answers: {text: [...], answer_start: [...]}}` in file order:
+what the QA datamodule reads (encdec.data.sources.QAFiles). Every error names the file and the record
 (line, or JSON path and question id) and says how to fix it (DataError).
 """
 
 from __future__ import annotations
 
-import gzip
-import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from encdec.data.formats import dig, numbered_lines
+from encdec.data.formats import dig
+from encdec.data.readers import json_lines, read_json
 from encdec.errors import DataError
 
-FORMATS = ("jsonl", "squad_json")
+QA_FORMATS = ("jsonl", "squad_json")
 #: The field names of the hub's `squad` layout (this project's squad/*.jsonl), by role.
 DEFAULT_FIELDS = {
     "id": "id",
@@ -33,43 +32,31 @@ DEFAULT_FIELDS = {
 SQUAD_JSON_HINT = (
     'A SQuAD v1.1 file is one JSON object {"data": [{"title": ..., "paragraphs": '
     '[{"context": ..., "qas": [{"id": ..., "question": ..., "answers": [{"text": ..., '
-    '"answer_start": ...}]}]}]}]}; for one question a line use data.format=jsonl.'
+    '"answer_start": ...}]}]}]}]}; for one question a line use data.source.format=jsonl.'
 )
-
-
-def open_text(path: Path) -> Any:
-    """`path` for reading as UTF-8 text, gunzipped when it ends in .gz."""
-    if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8")
-    return open(path, encoding="utf-8")  # noqa: SIM115 (the caller closes it)
 
 
 def read_qa_file(
     path: Path, format: str = "squad_json", fields: Mapping[str, str] | None = None
-) -> list[dict[str, Any]]:
-    """Every question of `path` as a squad-layout row (see the module docstring)."""
-    if format not in FORMATS:
-        raise DataError(f"data.format={format!r}: choose one of {', '.join(FORMATS)}.")
-    if not path.is_file():
-        raise DataError(
-            f"QA data file not found: {path}. Check data.files (a path or an http(s) URL) or "
-            f"paths.data_dir / ENCDEC_DATA_DIR."
-        )
-    try:
-        if format == "squad_json":
-            rows = list(squad_json_rows(path))
-        else:
-            rows = list(jsonl_rows(path, {**DEFAULT_FIELDS, **(fields or {})}))
-    except UnicodeDecodeError as err:
-        raise DataError(
-            f"{path}: not valid UTF-8 ({err.reason} at byte {err.start}). Re-encode the file as "
-            f"UTF-8 (e.g. with iconv)."
-        ) from None
-    except (OSError, EOFError) as err:
-        raise DataError(f"{path}: the file could not be read ({err}).") from None
-    if not rows:
+) -> Iterator[dict[str, Any]]:
+    """Every question of `path` as a squad-layout row (see the module docstring), each id once."""
+    if format not in QA_FORMATS:
+        raise DataError(f"data.source.format={format!r}: choose one of {', '.join(QA_FORMATS)}.")
+    if format == "squad_json":
+        rows = squad_json_rows(path)
+    else:
+        rows = jsonl_rows(path, {**DEFAULT_FIELDS, **(fields or {})})
+    seen: set[str] = set()
+    for row in rows:
+        if row["id"] in seen:
+            raise DataError(
+                f"{path}: question id {row['id']!r} occurs twice; every question needs its own "
+                f"id (answers are scored by id)."
+            )
+        seen.add(row["id"])
+        yield row
+    if not seen:
         raise DataError(f"{path} holds no questions: every split needs at least one.")
-    return rows
 
 
 def squad_row(
@@ -110,14 +97,7 @@ def squad_row(
 
 # -- the official SQuAD v1.1 JSON -----------------------------------------------------------------
 def squad_json_rows(path: Path) -> Iterator[dict[str, Any]]:
-    with open_text(path) as f:
-        try:
-            root = json.load(f)
-        except json.JSONDecodeError as err:
-            raise DataError(
-                f"{path}, line {err.lineno}, column {err.colno}: not valid JSON ({err.msg}). "
-                f"{SQUAD_JSON_HINT}"
-            ) from None
+    root = read_json(path, SQUAD_JSON_HINT)
 
     def expect(value: Any, kind: type, where: str, what: str) -> Any:
         if not isinstance(value, kind):
@@ -194,27 +174,20 @@ def answer_spans(value: Any, context: str, fields: Mapping[str, str], where: str
         if not isinstance(item, dict) or text_key not in item or start_key not in item:
             raise DataError(
                 f"{where}: each answer needs the fields {text_key!r} and {start_key!r} (got "
-                f"{item!r}). Name yours with data.fields.answer_text / data.fields.answer_start."
+                f"{item!r}). Name yours with data.source.fields.answer_text / data.source.fields.answer_start."
             )
         spans.append((item[text_key], item[start_key]))
     return spans
 
 
 def jsonl_rows(path: Path, fields: Mapping[str, str]) -> Iterator[dict[str, Any]]:
-    """One SQuAD row per line of a JSON-lines file (lines read as `formats.numbered_lines`
-    reads them; dotted field names as `formats.dig` follows them)."""
-    for number, line in numbered_lines(path):
-        if not line.strip():
-            continue
+    """One SQuAD row per line of a JSON-lines file (dotted field names as `formats.dig`)."""
+    hint = (
+        "data.source.format=jsonl reads one JSON object a line; for the official nested SQuAD "
+        "file use data.source.format=squad_json."
+    )
+    for number, record in json_lines(path, hint):
         where = f"{path}, line {number}"
-        try:
-            record = json.loads(line.rstrip("\r\n"))
-        except json.JSONDecodeError as err:
-            raise DataError(
-                f"{where}, column {err.colno}: not valid JSON ({err.msg}). data.format=jsonl "
-                f"reads one JSON object a line; for the official nested SQuAD file use "
-                f"data.format=squad_json."
-            ) from None
         if not isinstance(record, dict):
             raise DataError(f"{where}: a JSON {type(record).__name__}, not an object.")
         values = {}
@@ -231,8 +204,8 @@ def jsonl_rows(path: Path, fields: Mapping[str, str]) -> Iterator[dict[str, Any]
                     continue
                 raise DataError(
                     f"{where}: no field {name!r} (the {role}; the record has "
-                    f"{sorted(record)}). Name it with data.fields.{role}=<field> (a dotted "
-                    f"path for a nested field, e.g. data.fields.{role}=item.{role})."
+                    f"{sorted(record)}). Name it with data.source.fields.{role}=<field> (a dotted "
+                    f"path for a nested field, e.g. data.source.fields.{role}=item.{role})."
                 ) from None
         if not isinstance(values["context"], str):
             raise DataError(f"{where}: the context ({fields['context']!r}) is not text.")

@@ -10,12 +10,16 @@ back the exact text. QA: lower-cased words with character offsets (`new_word_tok
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
 import json
 import logging
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tokenizers import (
     AddedToken,
@@ -28,6 +32,7 @@ from tokenizers import (
     trainers,
 )
 
+from encdec.errors import ConfigError
 from encdec.files import atomic_path, file_lock
 
 log = logging.getLogger(__name__)
@@ -173,21 +178,70 @@ def train_bpe(
     return tok
 
 
-#: Translation tokenizers by `data.tokenizer_type` (the `tokenizer` config group).
-TRANSLATION_TOKENIZERS: dict[str, Callable[[list[str], int, int], Tokenizer]] = {
-    "bpe": train_bpe,
-    "word": train_spaced_words,
+#: `data.tokenizer.kind` -> (trainer, the kind named in its cache key). bpe and word: subwords or
+#: cased words of text-to-text tasks; lower_word: QA's lower-cased words with character offsets
+#: (cached as "word", as before the tokenizer was a node of its own).
+TOKENIZERS: dict[str, tuple[Callable[[Sequence[str], int, int], Tokenizer], str]] = {
+    "bpe": (train_bpe, "bpe"),
+    "word": (train_spaced_words, "word"),
+    "lower_word": (train_word_level, "word"),
 }
 
 
-def translation_trainer(kind: str) -> Callable[[list[str], int, int], Tokenizer]:
-    try:
-        return TRANSLATION_TOKENIZERS[kind]
-    except KeyError:
-        raise ValueError(
-            f"Unknown tokenizer {kind!r}; choose one of {sorted(TRANSLATION_TOKENIZERS)} "
-            f"(e.g. tokenizer=word)."
-        ) from None
+@dataclass(frozen=True)
+class TokenizerSettings:
+    """`data.tokenizer` (the tokenizer group): the tokenizer a datamodule trains on its training
+    text, once, cached by content hash."""
+
+    kind: str = "bpe"
+    vocab_size: int = 8000
+    min_frequency: int = 2
+
+    @classmethod
+    def of(
+        cls,
+        node: Mapping[str, Any] | TokenizerSettings | None,
+        kinds: Sequence[str],
+        default: TokenizerSettings,
+    ) -> TokenizerSettings:
+        """The settings of a config node (unset keys: `default`'s), its kind one of `kinds`
+        (a ConfigError otherwise)."""
+        if node is None:
+            return default
+        if not isinstance(node, TokenizerSettings):  # unset keys: the datamodule's default
+            unknown = sorted(set(node) - {f.name for f in dataclasses.fields(cls)})
+            if unknown:
+                raise ConfigError(
+                    f"data.tokenizer.{unknown[0]}: not a tokenizer option (kind, vocab_size, "
+                    f"min_frequency); remove it."
+                )
+            node = dataclasses.replace(default, **dict(node))
+        settings = node
+        if settings.kind not in kinds:
+            raise ConfigError(
+                f"data.tokenizer.kind={settings.kind!r} does not fit this data (it takes "
+                f"{' | '.join(kinds)}): choose one, e.g. tokenizer={kinds[0]}."
+            )
+        for name in ("vocab_size", "min_frequency"):
+            value = getattr(settings, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ConfigError(
+                    f"data.tokenizer.{name}={value} is not allowed: it must be a positive whole "
+                    f"number, e.g. data.tokenizer.{name}={getattr(default, name)}."
+                )
+        return settings
+
+    def load(
+        self, texts: Sequence[str], cache_dir: Path, **settings: Any
+    ) -> tuple[Tokenizer, Path]:
+        """The tokenizer trained on `texts`, from the cache when it was trained before.
+        `settings` go to the trainer (e.g. added_tokens) and into the cache key."""
+        train, cached_as = TOKENIZERS[self.kind]
+        if settings:
+            train = functools.partial(train, **settings)
+        return cached_tokenizer(
+            cached_as, train, texts, self.vocab_size, self.min_frequency, cache_dir, **settings
+        )
 
 
 #: Part of the cache keys of tokenizers and encoded datasets: bumped when the way they are built
@@ -206,8 +260,8 @@ def fingerprint(texts: Iterable[str], **settings: object) -> str:
 
 def cached_tokenizer(
     kind: str,
-    train: Callable[[list[str], int, int], Tokenizer],
-    texts: list[str],
+    train: Callable[[Sequence[str], int, int], Tokenizer],
+    texts: Sequence[str],
     vocab_size: int,
     min_frequency: int,
     cache_dir: Path,
@@ -219,7 +273,7 @@ def cached_tokenizer(
     (bpe, word) of text in unspaced scripts add `unspaced=True` (their pre-tokenizer changes),
     so a tokenizer cached before that existed is not reused; others keep their key.
     """
-    if kind in TRANSLATION_TOKENIZERS and splits_unspaced(texts):
+    if kind in ("bpe", "word") and splits_unspaced(texts):
         settings = {**settings, "unspaced": True}
     key = fingerprint(
         texts,

@@ -12,7 +12,8 @@ import torch.nn.functional as F
 from tokenizers import Tokenizer
 from torch import nn
 
-from encdec.data.squad import QABatch, SquadDataModule
+from encdec.data.qa import QADataModule
+from encdec.data.squad import QABatch
 from encdec.decoding.spans import best_spans
 from encdec.errors import ConfigError
 from encdec.metrics import SquadMetrics
@@ -72,7 +73,7 @@ class QATask(Task):
 
     @classmethod
     def check_data(cls, datamodule: type) -> None:
-        if not issubclass(datamodule, SquadDataModule):
+        if not issubclass(datamodule, QADataModule):
             raise ConfigError(
                 f"task=qa reads questions with their contexts, which {datamodule.__name__} does "
                 f"not hold: use data=squad or data=squad_json with task=qa."

@@ -16,7 +16,7 @@ from torch import nn
 
 from encdec.data.batching import Batch
 from encdec.data.copy_vocab import detokenize
-from encdec.data.squad import SquadDataModule
+from encdec.data.qa import QADataModule
 from encdec.data.tokenization import special_ids
 from encdec.decoding import DecodingSettings, Hypothesis, beam_search, max_output_lengths
 from encdec.errors import ConfigError
@@ -102,7 +102,7 @@ class Seq2SeqTask(Task):
 
     @classmethod
     def check_data(cls, datamodule: type) -> None:
-        if issubclass(datamodule, SquadDataModule):
+        if issubclass(datamodule, QADataModule):
             raise ConfigError(
                 f"{datamodule.__name__} holds questions for task=qa: translation and "
                 f"summarization read text pairs (data=multi30k, dialogsum, text_pairs or "
