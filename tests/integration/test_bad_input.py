@@ -159,5 +159,6 @@ def test_a_foreign_checkpoint_is_refused(
         ckpt.write_bytes(content)
     else:
         torch.save(content, ckpt)
+    (tmp_path / "x").write_text("A man.\n")  # the input is opened (and checked) before the model
     result = run(["predict.py", f"ckpt_path={ckpt}", "input=x"], data_dir, tmp_path)
     assert_clear_error(result, str(ckpt), expected)

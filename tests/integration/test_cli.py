@@ -148,6 +148,7 @@ def test_an_exported_model_translates_in_a_fresh_process(
         "version",
         "config",
         "tokenizer",
+        "task_kind",
         "state_dict",
     }
     sentences = ["A man is riding a bike.", "Two dogs play in the snow."]

@@ -35,11 +35,11 @@ def test_model_names_the_task(path: Path, model_file: bool, kind: str, api: type
 
 
 def test_a_summarizer_on_text_pairs_is_shown_as_a_summarizer(summarizer_file: Path) -> None:
-    """Its data class is TextPairsDataModule: nothing in a class name says "summarization"."""
+    """Its data class is Seq2SeqDataModule: nothing in a class name says "summarization"."""
     info = model_info(
         summarizer_file, load_predictor(summarizer_file, True), schemas.Limits(), True
     )
-    assert info["task"] == "summarization" and info["training"]["data"] == "TextPairsDataModule"
+    assert info["task"] == "summarization" and info["training"]["data"] == "Seq2SeqDataModule"
 
 
 def api_for(path: Path, model_file: bool, cls: type) -> Any:

@@ -127,11 +127,6 @@ class Seq2SeqDataModule(BucketedDataModule):
             seed,
         )
         self.added_tokens = token_list(added_tokens)
-        if self.added_tokens and self.tokenizer_settings.kind != "bpe":
-            raise ConfigError(
-                f"data.added_tokens need tokenizer=bpe, not {self.tokenizer_settings.kind!r}: "
-                f"set tokenizer=bpe, or data.added_tokens=[]."
-            )
         self.max_len, self.max_src_len, self.max_tgt_len = max_len, max_src_len, max_tgt_len
         self.group = group_references
         self.held_out_size, self.held_out_seed = held_out_size, held_out_seed

@@ -114,22 +114,26 @@ def new_word_tokenizer() -> Tokenizer:
     return tok
 
 
-def new_spaced_word_tokenizer(unspaced: bool = False) -> Tokenizer:
+def new_spaced_word_tokenizer(
+    unspaced: bool = False, added_tokens: Sequence[str] = ()
+) -> Tokenizer:
     """Cased whole words, punctuation split off ("▁Dog", "."), decoded back to the exact text.
 
     The units pretrained word vectors name, for translation (`tokenizer=word`). `unspaced`:
-    unspaced-script text is split into characters (`_unspaced_split`).
+    unspaced-script text is split into characters (`_unspaced_split`). `added_tokens`: as for
+    BPE (`new_bpe_tokenizer`), '▁' only before the first piece between two of them.
     """
     tok = Tokenizer(models.WordLevel(unk_token=UNK))
     tok.normalizer = normalizers.NFC()
+    scheme = "first" if added_tokens else "always"
     steps = [
-        pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always"),
+        pre_tokenizers.Metaspace(replacement="▁", prepend_scheme=scheme),
         pre_tokenizers.Punctuation(behavior="isolated"),
     ]
     if unspaced:
         steps.insert(1, _unspaced_split())
     tok.pre_tokenizer = pre_tokenizers.Sequence(steps)
-    tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
+    tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme=scheme)
     return tok
 
 
@@ -146,11 +150,24 @@ def _train(
     return tok
 
 
-def train_spaced_words(texts: Sequence[str], vocab_size: int, min_frequency: int = 2) -> Tokenizer:
+def train_spaced_words(
+    texts: Sequence[str],
+    vocab_size: int,
+    min_frequency: int = 2,
+    added_tokens: Sequence[str] = (),
+) -> Tokenizer:
     """The `vocab_size` most frequent words seen `min_frequency` times (see above); unspaced
-    scripts as characters when `texts` hold enough of them (`splits_unspaced`)."""
-    tok = new_spaced_word_tokenizer(unspaced=splits_unspaced(texts))
-    return _train(tok, trainers.WordLevelTrainer, texts, vocab_size, min_frequency)
+    scripts as characters when `texts` hold enough of them (`splits_unspaced`); `added_tokens`
+    kept whole, added after training (see `train_bpe`)."""
+    tok = new_spaced_word_tokenizer(splits_unspaced(texts), added_tokens)
+    tok = _train(tok, trainers.WordLevelTrainer, texts, vocab_size, min_frequency)
+    return _with_added(tok, added_tokens)
+
+
+def _with_added(tok: Tokenizer, added_tokens: Sequence[str]) -> Tokenizer:
+    if added_tokens:
+        tok.add_tokens([AddedToken(t, normalized=False) for t in added_tokens])
+    return tok
 
 
 def train_word_level(texts: Iterable[str], vocab_size: int, min_frequency: int = 1) -> Tokenizer:
@@ -173,9 +190,7 @@ def train_bpe(
     """
     tok = new_bpe_tokenizer(added_tokens, unspaced=splits_unspaced(texts))
     tok = _train(tok, trainers.BpeTrainer, texts, vocab_size, min_frequency)
-    if added_tokens:
-        tok.add_tokens([AddedToken(t, normalized=False) for t in added_tokens])
-    return tok
+    return _with_added(tok, added_tokens)
 
 
 #: `data.tokenizer.kind` -> (trainer, the kind named in its cache key). bpe and word: subwords or
