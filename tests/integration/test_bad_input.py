@@ -159,6 +159,7 @@ def test_a_foreign_checkpoint_is_refused(
         ckpt.write_bytes(content)
     else:
         torch.save(content, ckpt)
-    (tmp_path / "x").write_text("A man.\n")  # the input is opened (and checked) before the model
-    result = run(["predict.py", f"ckpt_path={ckpt}", "input=x"], data_dir, tmp_path)
+    source = tmp_path / "x"
+    source.write_text("A man.\n")  # the input is opened (and checked) before the model loads
+    result = run(["predict.py", f"ckpt_path={ckpt}", f"input={source}"], data_dir, tmp_path)
     assert_clear_error(result, str(ckpt), expected)
