@@ -16,12 +16,14 @@ from torch import nn
 from encdec import build
 from encdec.artifacts import tokenizer_hash
 from encdec.callbacks.freeze import FreezeParameters
+from encdec.data.tokenization import placeholder_tokenizer
 from encdec.errors import ConfigError
 from encdec.models.encoder import Encoder
+from encdec.models.reader import DocumentReader
 from encdec.models.retriever import DualEncoder
 from encdec.models.seq2seq import Seq2Seq
 from encdec.models.transfer import carry_encoder, source_encoder
-from tests.helpers import QA_SMALL, TRANSLATION_CKPT, TRANSLATION_MODEL, compose_train
+from tests.helpers import QA_SMALL, SMALL, TRANSLATION_CKPT, TRANSLATION_MODEL, compose_train
 
 #: The reader built in the source encoder's shape (SMALL already gives embedding_dim=16).
 FITS = ["model.hidden_dim=16", "model.num_layers=1"]
@@ -188,3 +190,30 @@ def test_carry_into_a_seq2seq_and_a_dual_encoder(source: nn.Module) -> None:
             assert torch.equal(side.rnn.weight_ih_l0_reverse, enc.rnn.weight_ih_l0_reverse)
     with pytest.raises(ConfigError, match="model.encoder_hidden_dim=16 model.encoder_layers=1"):
         carry_encoder(enc, Seq2Seq(500, embedding_dim=16, hidden_dim=64), "src")
+
+
+def test_a_summarizer_starts_from_the_translation_encoder(
+    tmp_path: Path, source: nn.Module
+) -> None:
+    """The summarizer (DialogSum, its speaker tags now read with the source's BPE) takes the
+    encoder; its decoder starts as built."""
+    overrides = [*SMALL, "task=summarization", f"init.encoder_from={TRANSLATION_CKPT}"]
+    parts = build.assemble(compose_train(overrides, tmp_path))
+    enc, mine = source.net.encoder, parts.task.net.encoder
+    assert all(torch.equal(a, b) for a, b in zip(enc.parameters(), mine.parameters(), strict=True))
+    assert not torch.equal(
+        parts.task.net.decoder.embedding.weight, source.net.decoder.embedding.weight
+    )
+    assert tokenizer_hash(parts.task.tokenizer) == tokenizer_hash(source.tokenizer)
+
+
+def test_another_vocabulary_is_refused_with_one_line(source: nn.Module) -> None:
+    """Should the data not take the source's tokenizer, the embedding would pair other ids."""
+    init = build.EncoderInit(encoder_from=str(TRANSLATION_CKPT))
+    net = DocumentReader(120, embedding_dim=16, hidden_dim=16, num_layers=1)
+    with pytest.raises(ConfigError, match="the data did not take the source's tokenizer"):
+        init.apply(net, source, placeholder_tokenizer())
+    enc = source_encoder(source.net, "src")
+    with pytest.raises(ConfigError, match=r"embedding.weight \(vocabulary x dimension\) is "):
+        carry_encoder(enc, Seq2Seq(499, embedding_dim=16, hidden_dim=32), "src")
+    assert not torch.equal(net.embedding.weight[:120], enc.embedding.weight[:120])  # untouched
