@@ -84,7 +84,7 @@ def carry_encoder(
         )
     fix = matching_options(target, source)
     src_rnn = dict(source.rnn.named_parameters())
-    pairs: list[tuple[torch.Tensor, nn.Parameter, bool]] = []  # (source, target, by columns)
+    pairs: list[tuple[torch.Tensor, torch.Tensor, bool]] = []  # (source, target, by columns)
     for prefix, encoder in targets:
         where = f"{type(target).__name__}.{prefix}"
         if encoder.rnn_type != source.rnn_type:
@@ -121,10 +121,10 @@ def carry_encoder(
                 )
             pairs.append((src_emb, tgt_emb, False))
     with torch.no_grad():
-        for src, tgt, partial in pairs:
+        for weight, into, partial in pairs:
             if partial:
-                tgt[:, : src.shape[1]].copy_(src)
+                into[:, : weight.shape[1]].copy_(weight)
             else:
-                tgt.copy_(src)
-    carried = {id(tgt) for _, tgt, _ in pairs}
+                into.copy_(weight)
+    carried = {id(into) for _, into, _ in pairs}
     return [name for name, p in target.named_parameters() if id(p) in carried]
