@@ -23,7 +23,15 @@ from encdec.models.reader import DocumentReader
 from encdec.models.retriever import DualEncoder
 from encdec.models.seq2seq import Seq2Seq
 from encdec.models.transfer import carry_encoder, source_encoder
-from tests.helpers import QA_SMALL, SMALL, TRANSLATION_CKPT, TRANSLATION_MODEL, compose_train
+from encdec.models.transformer import TransformerSeq2Seq
+from tests.helpers import (
+    QA_CKPT,
+    QA_SMALL,
+    SMALL,
+    TRANSLATION_CKPT,
+    TRANSLATION_MODEL,
+    compose_train,
+)
 
 #: The reader built in the source encoder's shape (SMALL already gives embedding_dim=16).
 FITS = ["model.hidden_dim=16", "model.num_layers=1"]
@@ -217,3 +225,14 @@ def test_another_vocabulary_is_refused_with_one_line(source: nn.Module) -> None:
     with pytest.raises(ConfigError, match=r"embedding.weight \(vocabulary x dimension\) is "):
         carry_encoder(enc, Seq2Seq(499, embedding_dim=16, hidden_dim=32), "src")
     assert not torch.equal(net.embedding.weight[:120], enc.embedding.weight[:120])  # untouched
+
+
+def test_which_encoder_a_source_gives_and_what_cannot_carry(source: nn.Module) -> None:
+    """A QA reader's source encoder is its question encoder (the passage one reads features);
+    a Transformer takes no RNN encoder: one line each."""
+    reader = build.load_checkpoint(QA_CKPT).task.net
+    assert source_encoder(reader, "qa") is reader.question_encoder
+    with pytest.raises(ConfigError, match="model=TransformerSeq2Seq has no RNN encoder"):
+        carry_encoder(source_encoder(source.net, "src"), TransformerSeq2Seq(500), "src")
+    with pytest.raises(ConfigError, match="its network \\(TransformerSeq2Seq\\) has no RNN"):
+        source_encoder(TransformerSeq2Seq(500), "t.pt")
