@@ -16,7 +16,7 @@ import inspect
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,7 @@ from encdec.data.word2vec import Word2VecSettings, cached_word2vec
 from encdec.errors import CheckpointError, ConfigError, EmbeddingFileError, EncdecError
 from encdec.inference.kinds import TaskKind, recorded_kind, saved_kind
 from encdec.models.embedding import load_pretrained, sniff_format
+from encdec.models.transfer import carry_encoder, source_encoder
 from encdec.tasks.base import Task
 from encdec.trust import (  # noqa: F401 (re-exported: their home before the split)
     ALLOWED_TARGETS,
@@ -135,6 +136,89 @@ class Embeddings:
             load_pretrained(net.embeddings(), datamodule.tokenizer.get_vocab(), path)
 
 
+@dataclass
+class EncoderInit:
+    """Where the encoder starts (`init.*` of train.yaml): as built, or carried from another run's
+    checkpoint (.ckpt) or model file, read with that file's trust rules (encdec.trust); with
+    `tokenizer: source` the run uses the source's tokenizer, so that its embedding carries too
+    (`own`: the run's own vocabulary, the RNN weights only). `freeze_encoder_steps`: 0 trains
+    the carried weights from the start, N > 0 keeps them fixed for the first N optimizer steps,
+    -1 throughout."""
+
+    encoder_from: str | None = None
+    freeze_encoder_steps: int = 0
+    tokenizer: str = "source"
+
+    def __post_init__(self) -> None:
+        if self.tokenizer not in ("source", "own"):
+            raise ConfigError(
+                f"init.tokenizer={self.tokenizer!r}: give source (the source's vocabulary: the "
+                f"embedding carries too) or own (this run's vocabulary: the RNN weights only)."
+            )
+        steps = self.freeze_encoder_steps
+        if not isinstance(steps, int) or isinstance(steps, bool) or steps < -1:
+            raise ConfigError(
+                f"init.freeze_encoder_steps={steps!r}: give 0 (train it from the start), N > 0 "
+                f"(frozen for the first N optimizer steps) or -1 (frozen throughout)."
+            )
+        if self.encoder_from is not None and not Path(self.encoder_from).is_file():
+            raise ConfigError(
+                f"init.encoder_from={self.encoder_from}: no such file; give a train.py "
+                f"checkpoint (.ckpt) or a model file (python -m encdec.export)."
+            )
+
+    @classmethod
+    def from_config(cls, cfg: DictConfig) -> EncoderInit:
+        section = cfg.get("init") or {}
+        options = OmegaConf.to_container(section, resolve=True) if section else {}
+        try:
+            return cls(**options)
+        except TypeError as err:
+            raise ConfigError(
+                f"init: {err}; the options are encoder_from, freeze_encoder_steps, tokenizer."
+            ) from None
+
+    def check(self, embeddings: Embeddings) -> None:
+        if self.encoder_from and embeddings.vectors and self.tokenizer == "source":
+            raise ConfigError(
+                "init.encoder_from and embeddings.vectors both set the encoder's embedding: set "
+                "embeddings.vectors=null, or init.tokenizer=own to carry only the RNN weights."
+            )
+        if self.encoder_from and embeddings.word2vec is not None and self.tokenizer == "source":
+            raise ConfigError(
+                "init.encoder_from and embeddings.word2vec both set the encoder's embedding: set "
+                "embeddings.word2vec=null, or init.tokenizer=own to carry only the RNN weights."
+            )
+
+    def load(self) -> Task | None:
+        """The source's trained task (None without `encoder_from`)."""
+        if self.encoder_from is None:
+            return None
+        path = self.encoder_from
+        loaded = load_checkpoint(path) if path.endswith(".ckpt") else load_model_file(path)
+        return loaded.task
+
+    def tokenizer_of(self, source: Task | None) -> Tokenizer | None:
+        """The tokenizer the run must use (the source's), or None: the data trains its own."""
+        return source.tokenizer if source is not None and self.tokenizer == "source" else None
+
+    def apply(self, net: nn.Module, source: Task | None, tok: Tokenizer) -> list[str]:
+        """Carry the source's encoder into `net` (built for `tok`); the carried parameters'
+        names. Refuses (one line) a vocabulary other than the source's when it should carry."""
+        if source is None:
+            return []
+        path = str(self.encoder_from)
+        wanted = self.tokenizer_of(source)
+        if wanted is not None and tokenizer_hash(wanted) != tokenizer_hash(tok):
+            raise ConfigError(
+                f"init.encoder_from={path}: the data did not take the source's tokenizer (its "
+                f"vocabulary or token ids differ), so its embedding cannot carry; set "
+                f"init.tokenizer=own to carry only the RNN weights."
+            )
+        encoder = source_encoder(source.net, path)
+        return carry_encoder(encoder, net, path, embedding=wanted is not None)
+
+
 def build_datamodule(data: DictConfig, **overrides: Any) -> BucketedDataModule:
     return _instantiate(data, "data", **overrides)
 
@@ -167,34 +251,49 @@ def check_config(cfg: DictConfig) -> None:
     build_datamodule(cfg.data)
     embeddings = Embeddings.from_config(cfg)
     embeddings.word2vec_settings()
+    init = EncoderInit.from_config(cfg)
+    init.check(embeddings)
+    source = init.load()  # the source's own checks (trust rules) before any data loads
     with torch.random.fork_rng(devices=[]):
-        tok = placeholder_tokenizer()
+        tok = init.tokenizer_of(source) or placeholder_tokenizer()
         net = build_network(cfg.model, tok, embeddings.dimension(cfg.model.embedding_dim))
+        init.apply(net, source, tok)  # shapes that do not fit stop here
         build_task(cfg.task, net, tok)
 
 
 @dataclass
 class Assembled:
-    """What training needs: the prepared datamodule (its tokenizer trained) and the task."""
+    """What training needs: the prepared datamodule (its tokenizer trained) and the task;
+    `carried`: the task's parameters carried from `init.encoder_from`, to keep fixed for the
+    first `freeze_steps` optimizer steps (-1: throughout; callbacks.FreezeParameters)."""
 
     datamodule: BucketedDataModule
     task: Task
+    carried: list[str] = field(default_factory=list)
+    freeze_steps: int = 0
 
 
 def assemble(cfg: DictConfig) -> Assembled:
-    """Config -> datamodule (data prepared, tokenizer trained or loaded), network (embeddings
-    initialised as `embeddings.*` says) and task, for training."""
+    """Config -> datamodule (data prepared, tokenizer trained or loaded, or the source's when
+    `init.encoder_from` carries an encoder), network (embeddings initialised as `embeddings.*`
+    says, the encoder as `init.*` says) and task, for training."""
+    init = EncoderInit.from_config(cfg)
+    source = init.load()
     datamodule = build_datamodule(cfg.data)
+    given = init.tokenizer_of(source)
+    if given is not None:  # the data is encoded with the source's tokenizer, not one of its own
+        datamodule.tokenizer = given
     datamodule.prepare_data()
     embeddings = Embeddings.from_config(cfg)
     dim = embeddings.dimension(cfg.model.embedding_dim)
     net = build_network(cfg.model, datamodule.tokenizer, dim)
     embeddings.apply(net, datamodule, dim)
+    carried = [f"net.{n}" for n in init.apply(net, source, datamodule.tokenizer)]
     task = build_task(cfg.task, net, datamodule.tokenizer)
     task.checkpoint_extras = SavedModel.new(
         plain(cfg, resolve=True), datamodule.tokenizer, task_kind=recorded_kind(cfg)
     )
-    return Assembled(datamodule, task)
+    return Assembled(datamodule, task, carried, init.freeze_encoder_steps)
 
 
 def plain(node: DictConfig, resolve: bool = False) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from encdec.callbacks.faults import (
     StopOnNonFiniteLoss,
     TrainingDiverged,
 )
+from encdec.callbacks.freeze import FreezeParameters
 from encdec.callbacks.grad_norm import GradNormMonitor
 from encdec.callbacks.samples import SampleTable
 from encdec.callbacks.throughput import TokenThroughput
@@ -15,6 +16,7 @@ from encdec.callbacks.throughput import TokenThroughput
 __all__ = [
     "AttentionHeatmaps",
     "CheckpointAveraging",
+    "FreezeParameters",
     "GradNormMonitor",
     "InterruptCheckpoint",
     "RngState",

@@ -17,6 +17,7 @@ from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from encdec import build
+from encdec.callbacks.freeze import FreezeParameters
 from encdec.cli.common import (
     CONF_DIR,
     build_callbacks,
@@ -134,6 +135,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     loggers = build_loggers(cfg.get("logger"))
     callbacks = build_callbacks(cfg.get("callbacks"))
+    callbacks += FreezeParameters.for_carried(parts.carried, parts.freeze_steps)  # init.*
     if not loggers:  # the LR monitor refuses to run without a logger
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
     for callback in callbacks:  # the best checkpoint is named after the task's metric
