@@ -13,6 +13,7 @@ from encdec.data.batching import Collator, Example
 from encdec.data.copy_vocab import extend_ids
 from encdec.decoding import DecodingSettings, Hypothesis
 from encdec.inference import inputs
+from encdec.inference.encoding import Encoding, api_encode
 from encdec.inference.kinds import TaskKind
 from encdec.inference.predictor import Predicted, PredictOptions
 from encdec.inference.safety import tokenizer_failure
@@ -231,6 +232,24 @@ class Translator:
     def to(self, device: str | torch.device) -> Translator:
         self.task.to(device)
         return self
+
+    @property
+    def encoding(self) -> Encoding:
+        """Texts as the model reads a source (its encoder, at most `inputs.source_limit` tokens)."""
+        net = self.task.net
+        limit = inputs.source_limit(inputs.max_positions(net))
+        return Encoding(net, self.task.tokenizer, self.task.ids["pad"], limit)
+
+    def encode(
+        self,
+        texts: str | list[str],
+        pooling: str | None = None,
+        batch_size: int = 64,
+        side: str | None = None,
+    ) -> torch.Tensor:
+        """One vector per text, (N, D) float32 (`.numpy()` for NumPy), from the source encoder
+        (`encdec.inference.encoding`); pooling "last" (RNN default) or "mean" (Transformer)."""
+        return api_encode(self.encoding, texts, pooling, side, batch_size)
 
     # -- the Predictor interface (predict.py, the server) -----------------------------------
     def check(self, options: PredictOptions) -> None:
