@@ -79,8 +79,7 @@ class Encoding:
             for row, i in enumerate(chunk):
                 found[i] = out[row].float().cpu()  # (D,)
         if not found:  # nothing to encode: the size still comes from the network
-            dim = self.dim if token_ids else 0
-            return torch.zeros(len(token_ids), dim)
+            return torch.zeros(len(token_ids), self.dim)
         dim = next(iter(found.values())).numel()
         zeros = torch.zeros(dim)
         return torch.stack([found.get(i, zeros) for i in range(len(token_ids))])
