@@ -80,6 +80,12 @@ class Predictor(Protocol):
 
     def to(self, device: Any) -> Predictor: ...
 
+    @property
+    def encoding(self) -> Any:
+        """How texts become vectors (`encdec.inference.encoding.Encoding`): what the embed
+        command and the server's /encode call, with their own warnings."""
+        ...
+
     def encode(
         self,
         texts: str | list[str],
