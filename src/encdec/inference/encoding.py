@@ -88,7 +88,7 @@ class Encoding:
         """Each text's token ids ([] for "" or a text the tokenizer fails on: warned about),
         cut to `limit` tokens (warned about)."""
         ids: list[list[int]] = []
-        encodings, problems = _tokenized(self.tokenizer, texts)
+        encodings, problems = tokenize_texts(self.tokenizer, texts)
         for i, (encoding, problem) in enumerate(zip(encodings, problems, strict=True)):
             if problem is not None and warn is not None:
                 warn(i, f"{problem}; {ZEROS}.")
@@ -114,9 +114,10 @@ class Encoding:
         return self.vectors(self.tokenize(texts, warn), pooling, side, batch_size)
 
 
-def _tokenized(tok: Tokenizer, texts: list[str]) -> tuple[list[Any], list[str | None]]:
-    """Each text's tokenizer encoding (None for "") or None and why it failed (a tokenizer that
-    fails on one text spoils only that text: the batch is encoded again one text at a time)."""
+def tokenize_texts(tok: Tokenizer, texts: list[str]) -> tuple[list[Any], list[str | None]]:
+    """Each text's tokenizer encoding (no special tokens; None for "") or None and why it failed
+    (a tokenizer that fails on one text spoils only that text: the batch is encoded again one
+    text at a time). What every predictor tokenizes its texts with."""
     todo = [i for i, t in enumerate(texts) if t]
     encodings: list[Any] = [None] * len(texts)
     problems: list[str | None] = [None] * len(texts)

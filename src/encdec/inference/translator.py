@@ -13,7 +13,7 @@ from encdec.data.batching import Collator, Example
 from encdec.data.copy_vocab import extend_ids
 from encdec.decoding import DecodingSettings, Hypothesis
 from encdec.inference import inputs
-from encdec.inference.encoding import Encoding, api_encode
+from encdec.inference.encoding import Encoding, api_encode, tokenize_texts
 from encdec.inference.kinds import TaskKind
 from encdec.inference.predictor import Predicted, PredictOptions
 from encdec.inference.safety import tokenizer_failure
@@ -48,26 +48,6 @@ class Decoded:
     problem: str | None = None
 
 
-def _encode(task: Seq2SeqTask, lines: list[str]) -> tuple[list[Any], list[str | None]]:
-    """Each line's tokenizer encoding, or None and why (a tokenizer that fails on one line
-    spoils only that line: the batch is encoded again one line at a time)."""
-    tok = task.tokenizer
-    try:
-        return tok.encode_batch(lines, add_special_tokens=False), [None] * len(lines)
-    except BaseException as err:  # noqa: BLE001 (tokenizers' PanicException is a BaseException)
-        tokenizer_failure(err)
-    encodings: list[Any] = []
-    problems: list[str | None] = []
-    for line in lines:
-        try:
-            encodings.append(tok.encode(line, add_special_tokens=False))
-            problems.append(None)
-        except BaseException as err:  # noqa: BLE001
-            encodings.append(None)
-            problems.append(tokenizer_failure(err))
-    return encodings, problems
-
-
 def decode_lines(
     task: Seq2SeqTask,
     lines: list[str],
@@ -86,7 +66,7 @@ def decode_lines(
     line with their log-probabilities; the outputs are the same either way.
     """
     ids = task.ids
-    encodings, problems = _encode(task, lines)
+    encodings, problems = tokenize_texts(task.tokenizer, lines)
     encoded = [e.ids if e is not None else [] for e in encodings]
     copy = task.copies
     vocab = task.tokenizer.get_vocab_size()
