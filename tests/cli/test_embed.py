@@ -3,6 +3,7 @@ Parquet, equal to `encdec.load(...).encode`, and its mistakes as one line."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import subprocess
@@ -43,6 +44,11 @@ def test_plain_text_to_npy_equals_the_api(tmp_path: Path) -> None:
     torch.testing.assert_close(torch.from_numpy(vectors[:4]), expected, atol=1e-5, rtol=0)
     assert not vectors[4].any()  # not UTF-8: zeros, warned
     assert (tmp_path / "vectors.npy.ids.txt").read_text().split() == ["1", "2", "3", "4", "5"]
+    packed = tmp_path / "texts.txt.gz"  # read through gzip: the same vectors
+    packed.write_bytes(gzip.compress(source.read_bytes()))
+    embed(config(f"model_file={TRANSLATION_MODEL}", f"input={packed}", f"output={tmp_path}/z.npy",
+                 "batch_size=2"))  # fmt: skip
+    np.testing.assert_array_equal(np.load(tmp_path / "z.npy"), vectors)
 
 
 @pytest.mark.parametrize("suffix", [".parquet", ".arrow"])

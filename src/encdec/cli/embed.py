@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import hydra
 import numpy as np
@@ -180,7 +180,7 @@ def embed(cfg: DictConfig) -> None:
         # The files first: a missing input or an output that is the input costs no model loading.
         stream = stack.enter_context(open_input(cfg, f"a UTF-8 text file ({TEXT_FORMAT})"))
         if Path(str(cfg.input)).suffix == ".gz":
-            stream = stack.enter_context(gzip.open(stream, "rb"))
+            stream = cast(IO[bytes], stack.enter_context(gzip.GzipFile(fileobj=stream)))
         predictor = load(options.model, checkpoint=options.checkpoint)
         encoding = predictor.encoding
         pooling, side = encoding.choose(options.pooling, options.side)  # ConfigError: one line

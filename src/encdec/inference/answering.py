@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import datasets
 import torch
@@ -20,6 +20,7 @@ from encdec.inference.encoding import Encoding, api_encode
 from encdec.inference.kinds import TaskKind
 from encdec.inference.predictor import Predicted, PredictOptions, Warn
 from encdec.inference.safety import tokenizer_failure
+from encdec.models.protocols import SentenceEncoder
 from encdec.tasks.qa import QATask, Span
 
 #: The question length a reader trained before it was recorded was trained with
@@ -183,7 +184,8 @@ class QuestionAnswerer:
     def encoding(self) -> Encoding:
         """Texts as the reader reads a question (its question encoder, `data.max_question_len`)."""
         tok = self.task.tokenizer
-        return Encoding(self.task.net, tok, tok.token_to_id("<pad>"), question_limit(self.task))
+        net = cast(SentenceEncoder, self.task.net)
+        return Encoding(net, tok, tok.token_to_id("<pad>") or 0, question_limit(self.task))
 
     def encode(
         self,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -17,6 +17,7 @@ from encdec.inference.encoding import Encoding, api_encode, tokenize_texts
 from encdec.inference.kinds import TaskKind
 from encdec.inference.predictor import Predicted, PredictOptions
 from encdec.inference.safety import tokenizer_failure
+from encdec.models.protocols import SentenceEncoder
 from encdec.tasks import Seq2SeqTask
 
 Warn = Callable[[int, str], None]
@@ -216,7 +217,7 @@ class Translator:
     @property
     def encoding(self) -> Encoding:
         """Texts as the model reads a source (its encoder, at most `inputs.source_limit` tokens)."""
-        net = self.task.net
+        net = cast(SentenceEncoder, self.task.net)
         limit = inputs.source_limit(inputs.max_positions(net))
         return Encoding(net, self.task.tokenizer, self.task.ids["pad"], limit)
 

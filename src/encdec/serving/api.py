@@ -186,8 +186,14 @@ class EncodeAPI(_ModelAPI):
     (`encdec.inference.encoding`: the requests of a batch asking for the same pooling and side
     are encoded together, in batches of similar length; each text's vector is its own)."""
 
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs, api_path="/encode")
+    def __init__(
+        self,
+        model_path: str,
+        model_file: bool = False,
+        max_batch_size: int = 32,
+        batch_timeout: float = 0.01,
+    ):
+        super().__init__(model_path, model_file, max_batch_size, batch_timeout, "/encode")
 
     def decode_request(self, request: EncodeRequest) -> EncodeRequest:
         return request
