@@ -32,6 +32,8 @@ ENTRY_POINTS = {
     ("predict.py",): "predict",
     ("serve.py",): "serve",
     ("-m", "encdec.export"): "export",
+    ("embed.py",): "embed",
+    ("-m", "encdec.embed"): "embed",
 }
 #: Hydra's own flags that take a value (skipped with it) and those that take none.
 FLAGS_WITH_VALUE = {"--cfg", "-c", "--package", "-p", "--config-name", "-cn", "--config-dir"}
@@ -168,7 +170,7 @@ COMMANDS = [command for path in DOCS for command in extract(path)]
 
 
 def test_the_docs_hold_commands_of_every_entry_point_and_task() -> None:
-    assert {c.config for c in COMMANDS} == {"train", "eval", "predict", "export", "serve"}
+    assert {c.config for c in COMMANDS} == set(ENTRY_POINTS.values())
     readme = [c for c in COMMANDS if c.source.startswith("README.md")]
     for task in ("translation", "summarization", "qa"):  # one quick start per task
         assert any(f"task={task}" in c.overrides for c in readme), task

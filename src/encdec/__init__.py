@@ -20,6 +20,9 @@ def load(path: str, map_location: str = "cpu") -> Predictor:
     - question answering: `encdec.inference.answering.QuestionAnswerer`:
       `model(question, context)` -> Span(text, start, end, score), `model.n_best(q, c, n)`.
 
+    Every kind: `model.encode(texts, pooling=None)` -> one semantic vector per text, a float32
+    tensor (N, D) (docs/encoder.md#semantic-vectors).
+
     Only this project's own classes are built from the file (see `encdec.build`). Imported
     lazily, so `import encdec` stays cheap.
     """

@@ -472,3 +472,34 @@ def test_a_model_file_serves_as_its_checkpoint(
     api.setup("cpu")
     served = mt_server.post({"texts": SENTENCES[:3], **OPTIONS})[1]["outputs"]
     assert api.predict([TextRequest(texts=SENTENCES[:3], **OPTIONS)])[0]["outputs"] == served
+
+
+# -- semantic vectors (POST /encode) ---------------------------------------------------------------
+
+
+def test_encode_equals_the_api_batched_as_alone(mt_server, qa_server, lstm, reader) -> None:
+    """POST /encode on both kinds (its own LitAPI and worker) == encdec.load(ckpt).encode; the
+    same key rule as /predict; a pooling the model lacks is a 4xx naming the field."""
+    import torch  # noqa: PLC0415 (the servers' tests need no model in this process)
+
+    import encdec  # noqa: PLC0415
+
+    for server, ckpt in ((mt_server, lstm), (qa_server, reader)):
+        expected = encdec.load(str(ckpt)).encode(SENTENCES[:4])
+
+        def post(texts: list[str], server=server) -> tuple[int, dict | str]:
+            return request(f"{server.url}/encode", {"texts": texts}, key=server.key)
+
+        with ThreadPoolExecutor(4) as pool:  # sent together: batched, each as alone
+            answers = list(pool.map(post, [[s] for s in SENTENCES[:4]]))
+        assert [a[0] for a in answers] == [200] * 4, answers
+        got = [a[1]["vectors"][0] for a in answers]  # type: ignore[index]
+        torch.testing.assert_close(torch.tensor(got), expected, atol=1e-5, rtol=0)
+        status, body = post(SENTENCES[:4])
+        assert status == 200 and body["dim"] == expected.shape[1]  # type: ignore[index]
+    status, body = request(f"{mt_server.url}/encode", {"texts": ["a"], "side": "passage"})
+    assert status == 422 and body["field"] == "side", body  # type: ignore[index]
+    status, body = request(f"{mt_server.url}/encode", {"texts": ["a"], "pooling": "max"})
+    assert status == 422 and body["field"] == "pooling", body  # type: ignore[index]
+    status, _ = request(f"{qa_server.url}/encode", {"texts": ["a"]})  # no key
+    assert status == 401

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import datasets
 import torch
@@ -16,9 +16,11 @@ from encdec.data.squad import QADataset, encode_qa
 from encdec.decoding.spans import top_spans
 from encdec.errors import ConfigError
 from encdec.inference import inputs
+from encdec.inference.encoding import Encoding, api_encode
 from encdec.inference.kinds import TaskKind
 from encdec.inference.predictor import Predicted, PredictOptions, Warn
 from encdec.inference.safety import tokenizer_failure
+from encdec.models.protocols import SentenceEncoder
 from encdec.tasks.qa import QATask, Span
 
 #: The question length a reader trained before it was recorded was trained with
@@ -177,6 +179,24 @@ class QuestionAnswerer:
     def to(self, device: str | torch.device) -> QuestionAnswerer:
         self.task.to(device)
         return self
+
+    @property
+    def encoding(self) -> Encoding:
+        """Texts as the reader reads a question (its question encoder, `data.max_question_len`)."""
+        tok = self.task.tokenizer
+        net = cast(SentenceEncoder, self.task.net)
+        return Encoding(net, tok, tok.token_to_id("<pad>") or 0, question_limit(self.task))
+
+    def encode(
+        self,
+        texts: str | list[str],
+        pooling: str | None = None,
+        batch_size: int = 64,
+        side: str | None = None,
+    ) -> torch.Tensor:
+        """One vector per text, (N, D) float32 (`.numpy()` for NumPy), from the reader's
+        question encoder (`encdec.inference.encoding`); pooling "last" (default) or "mean"."""
+        return api_encode(self.encoding, texts, pooling, side, batch_size)
 
     # -- the Predictor interface (predict.py, the server) -----------------------------------
     def check(self, options: PredictOptions) -> None:

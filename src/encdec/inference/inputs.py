@@ -236,11 +236,11 @@ def truncated(length: int, limit: int, what: str = "tokens") -> str:
 
 
 # -- the Python API -----------------------------------------------------------------------------
-def api_sentences(sentences: Any) -> list[str]:
+def api_sentences(sentences: Any, empty: str = "its translation is empty") -> list[str]:
     """A `Translator`'s input as a list of texts ("" for blank or unusable ones).
 
     A str is one sentence. ValueError for anything but strings (naming the first bad index);
-    each unusable sentence gets an InputWarning (see `warn_sentence`).
+    each unusable sentence gets an InputWarning (see `warn_sentence`) ending in `empty`.
     """
     if isinstance(sentences, str):
         sentences = [sentences]
@@ -261,7 +261,7 @@ def api_sentences(sentences: Any) -> list[str]:
     for i, text in enumerate(texts):
         source = source_line(text)
         if source.problem is not None:
-            warn_sentence(i, source.problem.replace(EMPTY_OUTPUT, "its translation is empty"))
+            warn_sentence(i, source.problem.replace(EMPTY_OUTPUT, empty))
         out.append(source.text)
     return out
 

@@ -6,8 +6,8 @@ place that maps a trained task to the object using it (`predictor_for`).
   out: `model(texts)`, `model.n_best(texts, n)`),
 - "qa": an `encdec.inference.answering.QuestionAnswerer` (`model(question, context)` -> a span
   with character offsets and score, `model.n_best(question, context, n)`).
-Each also answers predict.py's input lines (`predict_lines`) and says what the server shows
-about it (`describe`).
+Each also answers predict.py's input lines (`predict_lines`), says what the server shows
+about it (`describe`) and gives each text's semantic vector (`encode`).
 """
 
 from __future__ import annotations
@@ -79,6 +79,23 @@ class Predictor(Protocol):
         ...
 
     def to(self, device: Any) -> Predictor: ...
+
+    @property
+    def encoding(self) -> Any:
+        """How texts become vectors (`encdec.inference.encoding.Encoding`): what the embed
+        command and the server's /encode call, with their own warnings."""
+        ...
+
+    def encode(
+        self,
+        texts: str | list[str],
+        pooling: str | None = None,
+        batch_size: int = 64,
+        side: str | None = None,
+    ) -> Any:
+        """One semantic vector per text: a float32 tensor (N, D) (`encdec.inference.encoding`;
+        `pooling` and `side` default to the model's own, see docs/encoder.md)."""
+        ...
 
 
 def predictor_for(task: Any, kind: TaskKind) -> Predictor:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -13,9 +13,11 @@ from encdec.data.batching import Collator, Example
 from encdec.data.copy_vocab import extend_ids
 from encdec.decoding import DecodingSettings, Hypothesis
 from encdec.inference import inputs
+from encdec.inference.encoding import Encoding, api_encode, tokenize_texts
 from encdec.inference.kinds import TaskKind
 from encdec.inference.predictor import Predicted, PredictOptions
 from encdec.inference.safety import tokenizer_failure
+from encdec.models.protocols import SentenceEncoder
 from encdec.tasks import Seq2SeqTask
 
 Warn = Callable[[int, str], None]
@@ -47,26 +49,6 @@ class Decoded:
     problem: str | None = None
 
 
-def _encode(task: Seq2SeqTask, lines: list[str]) -> tuple[list[Any], list[str | None]]:
-    """Each line's tokenizer encoding, or None and why (a tokenizer that fails on one line
-    spoils only that line: the batch is encoded again one line at a time)."""
-    tok = task.tokenizer
-    try:
-        return tok.encode_batch(lines, add_special_tokens=False), [None] * len(lines)
-    except BaseException as err:  # noqa: BLE001 (tokenizers' PanicException is a BaseException)
-        tokenizer_failure(err)
-    encodings: list[Any] = []
-    problems: list[str | None] = []
-    for line in lines:
-        try:
-            encodings.append(tok.encode(line, add_special_tokens=False))
-            problems.append(None)
-        except BaseException as err:  # noqa: BLE001
-            encodings.append(None)
-            problems.append(tokenizer_failure(err))
-    return encodings, problems
-
-
 def decode_lines(
     task: Seq2SeqTask,
     lines: list[str],
@@ -85,7 +67,7 @@ def decode_lines(
     line with their log-probabilities; the outputs are the same either way.
     """
     ids = task.ids
-    encodings, problems = _encode(task, lines)
+    encodings, problems = tokenize_texts(task.tokenizer, lines)
     encoded = [e.ids if e is not None else [] for e in encodings]
     copy = task.copies
     vocab = task.tokenizer.get_vocab_size()
@@ -231,6 +213,24 @@ class Translator:
     def to(self, device: str | torch.device) -> Translator:
         self.task.to(device)
         return self
+
+    @property
+    def encoding(self) -> Encoding:
+        """Texts as the model reads a source (its encoder, at most `inputs.source_limit` tokens)."""
+        net = cast(SentenceEncoder, self.task.net)
+        limit = inputs.source_limit(inputs.max_positions(net))
+        return Encoding(net, self.task.tokenizer, self.task.ids["pad"], limit)
+
+    def encode(
+        self,
+        texts: str | list[str],
+        pooling: str | None = None,
+        batch_size: int = 64,
+        side: str | None = None,
+    ) -> torch.Tensor:
+        """One vector per text, (N, D) float32 (`.numpy()` for NumPy), from the source encoder
+        (`encdec.inference.encoding`); pooling "last" (RNN default) or "mean" (Transformer)."""
+        return api_encode(self.encoding, texts, pooling, side, batch_size)
 
     # -- the Predictor interface (predict.py, the server) -----------------------------------
     def check(self, options: PredictOptions) -> None:

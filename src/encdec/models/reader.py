@@ -23,6 +23,8 @@ from encdec.models.attention import Attention
 from encdec.models.embedding import set_frozen
 from encdec.models.encoder import Encoder
 from encdec.models.options import check_dropout, check_sizes
+from encdec.models.pooling import RNN_POOLINGS, pool_rnn
+from encdec.models.protocols import check_side
 
 
 class DocumentReader(nn.Module):
@@ -75,9 +77,27 @@ class DocumentReader(nn.Module):
         self.end_scorer = nn.Linear(dim, dim, bias=False)  # W_e of p_i^T W_e q
         set_frozen(self.embeddings(), freeze_embeddings)
 
+    #: Sentence vectors from the question encoder, the one that reads a text alone (the passage
+    #: encoder also reads features that need a question) (protocols.SentenceEncoder).
+    poolings = RNN_POOLINGS
+    default_pooling = "last"
+    text_sides = ("question",)
+
     def embeddings(self) -> list[nn.Embedding]:
         """The word embedding matrix (question and passage share it)."""
         return [self.embedding]
+
+    def encode_texts(
+        self,
+        tokens: torch.Tensor,
+        lengths: torch.Tensor,
+        pooling: str = "last",
+        side: str = "question",
+    ) -> torch.Tensor:
+        """tokens (B, Q), lengths (B,) -> (B, D*H) vectors of the question encoder."""
+        check_side(side, self.text_sides)
+        encoder = self.question_encoder
+        return pool_rnn(encoder, encoder(tokens, lengths), pooling)
 
     def forward(
         self,

@@ -29,8 +29,11 @@ from encdec.models.embedding import set_frozen
 from encdec.models.encoder import Encoder
 from encdec.models.options import check_dropout, check_sizes
 from encdec.models.pooling import RNN_POOLINGS, check_pooling, pool_rnn
+from encdec.models.protocols import check_side
 
 SHARING = ("encoder", "embedding", "none")
+#: The encoders of `DualEncoder.encode_texts`, passages first (the default: a collection).
+SIDES = ("passage", "question")
 
 
 class RetrieverOutput(NamedTuple):
@@ -68,6 +71,8 @@ class DualEncoder(nn.Module):
                 f"model.share=encoder."
             )
         self.pooling = check_pooling(pooling, RNN_POOLINGS, option="model.pooling")
+        #: protocols.SentenceEncoder: the trained pooling is the default.
+        self.poolings, self.default_pooling, self.text_sides = RNN_POOLINGS, self.pooling, SIDES
         self.share, self.normalize = share, normalize
 
         def encoder(embedding: nn.Embedding | None = None) -> Encoder:
@@ -102,9 +107,24 @@ class DualEncoder(nn.Module):
         pair = [self.question_encoder.embedding, self.passage_encoder.embedding]
         return list(dict.fromkeys(pair))
 
-    def _vectors(self, encoder: Encoder, tokens: torch.Tensor, lengths: torch.Tensor):
-        vectors = pool_rnn(encoder, encoder(tokens, lengths), self.pooling)  # (B, D)
+    def _vectors(
+        self, encoder: Encoder, tokens: torch.Tensor, lengths: torch.Tensor, pooling: str = ""
+    ) -> torch.Tensor:
+        vectors = pool_rnn(encoder, encoder(tokens, lengths), pooling or self.pooling)  # (B, D)
         return F.normalize(vectors, dim=-1) if self.normalize else vectors
+
+    def encode_texts(
+        self,
+        tokens: torch.Tensor,
+        lengths: torch.Tensor,
+        pooling: str = "",
+        side: str = "passage",
+    ) -> torch.Tensor:
+        """tokens (B, S), lengths (B,) -> (B, D) vectors of the `side` encoder (pooling: the
+        model's own unless given; unit length with `normalize`, as in training)."""
+        check_side(side, self.text_sides)
+        encoder = self.passage_encoder if side == "passage" else self.question_encoder
+        return self._vectors(encoder, tokens, lengths, pooling)
 
     def encode_questions(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """tokens (B, Q) ids, lengths (B,) -> (B, D)."""

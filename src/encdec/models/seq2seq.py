@@ -12,6 +12,8 @@ from encdec.models.decoder import Decoder, DecoderState, Memory
 from encdec.models.embedding import set_frozen
 from encdec.models.encoder import Encoder
 from encdec.models.options import check_dropout, check_sizes
+from encdec.models.pooling import RNN_POOLINGS, pool_rnn
+from encdec.models.protocols import check_side
 
 
 class Seq2Seq(nn.Module):
@@ -25,6 +27,10 @@ class Seq2Seq(nn.Module):
 
     #: No position table: sources and outputs of any length (protocols.Seq2SeqNetwork).
     max_positions: int | None = None
+    #: Sentence vectors from the source encoder (protocols.SentenceEncoder).
+    poolings = RNN_POOLINGS
+    default_pooling = "last"
+    text_sides = ("source",)
 
     def __init__(
         self,
@@ -107,6 +113,17 @@ class Seq2Seq(nn.Module):
         return self.decoder.init_state(
             enc, final_hidden, final_cell, src if src_ext is None else src_ext
         )
+
+    def encode_texts(
+        self,
+        tokens: torch.Tensor,
+        lengths: torch.Tensor,
+        pooling: str = "last",
+        side: str = "source",
+    ) -> torch.Tensor:
+        """tokens (B, S), lengths (B,) -> (B, D*H) sentence vectors of the source encoder."""
+        check_side(side, self.text_sides)
+        return pool_rnn(self.encoder, self.encoder(tokens, lengths), pooling)
 
     def forward(
         self,

@@ -28,6 +28,8 @@ from torch import nn
 from encdec.models.decoder import Memory, OutputLayer
 from encdec.models.embedding import set_frozen
 from encdec.models.options import check_dropout, check_sizes
+from encdec.models.pooling import TRANSFORMER_POOLINGS, pool_states
+from encdec.models.protocols import check_side
 
 log = logging.getLogger(__name__)
 
@@ -209,6 +211,23 @@ class TransformerSeq2Seq(nn.Module):
         return Memory(keys=states, mask=mask, proj_keys=None), TransformerState(
             layers=[empty] * len(self.decoder.layers)
         )
+
+    #: Sentence vectors: the mean of the encoder's states (protocols.SentenceEncoder).
+    poolings = TRANSFORMER_POOLINGS
+    default_pooling = "mean"
+    text_sides = ("source",)
+
+    def encode_texts(
+        self,
+        tokens: torch.Tensor,
+        lengths: torch.Tensor,
+        pooling: str = "mean",
+        side: str = "source",
+    ) -> torch.Tensor:
+        """tokens (B, S), lengths (B,) -> (B, D): the mean of the encoder's top-layer states."""
+        check_side(side, self.text_sides)
+        memory, _ = self.encode(tokens, lengths)
+        return pool_states(memory.keys, memory.mask, pooling)
 
     # -- decoder --------------------------------------------------------------------------------
     @staticmethod

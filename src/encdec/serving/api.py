@@ -1,5 +1,6 @@
 """The model behind /predict, as LitServe `LitAPI`s: one for translation / summarization, one for
-extractive QA.
+extractive QA; and behind /encode, `EncodeAPI` (semantic vectors, every kind: LitServe 0.2's
+multiple LitAPIs, one per route, each with its own worker loading the model).
 
 Each inference worker loads the model itself (`setup`) through the safe loading path
 (`encdec.build`: nothing in a file runs code). Requests arrive already checked (`schemas`), so
@@ -20,10 +21,11 @@ import torch
 from fastapi.responses import JSONResponse
 
 from encdec.data.copy_vocab import piece
+from encdec.errors import ConfigError
 from encdec.inference.answering import answer_each, length_warnings
 from encdec.inference.predictor import Predictor, load
 from encdec.inference.translator import Decoded, decode_lines, decoding_settings
-from encdec.serving.schemas import QARequest, TextRequest
+from encdec.serving.schemas import EncodeRequest, QARequest, TextRequest
 
 
 def load_predictor(path: str | Path, model_file: bool = False) -> Predictor:
@@ -45,8 +47,11 @@ class _ModelAPI(ls.LitAPI):
         model_file: bool = False,
         max_batch_size: int = 32,
         batch_timeout: float = 0.01,
+        api_path: str = "/predict",
     ):
-        super().__init__(max_batch_size=max_batch_size, batch_timeout=batch_timeout)
+        super().__init__(
+            max_batch_size=max_batch_size, batch_timeout=batch_timeout, api_path=api_path
+        )
         self.model_path, self.model_file = str(model_path), model_file
         self.decode_batch_size = max(max_batch_size, 1) * 4
 
@@ -173,4 +178,72 @@ class QAAPI(_ModelAPI):
             if warnings:
                 result["warnings"] = warnings
             results.append(result)
+        return results
+
+
+class EncodeAPI(_ModelAPI):
+    """Semantic vectors: {"texts", "pooling", "side"} -> {"vectors", "dim", "pooling", "side"}
+    (`encdec.inference.encoding`: the requests of a batch asking for the same pooling and side
+    are encoded together, in batches of similar length; each text's vector is its own)."""
+
+    def __init__(
+        self,
+        model_path: str,
+        model_file: bool = False,
+        max_batch_size: int = 32,
+        batch_timeout: float = 0.01,
+    ):
+        super().__init__(model_path, model_file, max_batch_size, batch_timeout, "/encode")
+
+    def decode_request(self, request: EncodeRequest) -> EncodeRequest:
+        return request
+
+    def answer(self, requests: list[EncodeRequest]) -> list[dict[str, Any]]:
+        encoding = self.predictor.encoding
+        results: list[dict[str, Any]] = [{} for _ in requests]
+        groups: dict[tuple[str, str], list[int]] = {}
+        for i, r in enumerate(requests):
+            try:
+                pooling, _ = encoding.choose(r.pooling, None)
+            except ConfigError as err:
+                results[i] = failed("pooling", str(err))
+                continue
+            try:
+                key = encoding.choose(r.pooling, r.side)
+            except ConfigError as err:
+                results[i] = failed("side", str(err))
+                continue
+            groups.setdefault(key, []).append(i)
+        for (pooling, side), members in groups.items():
+            texts = [t for i in members for t in requests[i].texts]
+            owner = [(i, j) for i in members for j in range(len(requests[i].texts))]
+            notes: dict[int, list[str]] = {}
+
+            def note(index: int, message: str, owner: list = owner, found: dict = notes) -> None:
+                i, j = owner[index]
+                found.setdefault(i, []).append(f"texts[{j}]: {message}")
+
+            ids = encoding.tokenize(texts, note)
+            vectors = encoding.vectors(ids, pooling, side, self.decode_batch_size)
+            rows: dict[int, list[list[float]]] = {i: [] for i in members}
+            lost: dict[int, int] = {}
+            for k, (i, j) in enumerate(owner):
+                if not ids[k]:  # a text is never blank here: the tokenizer failed on it
+                    lost.setdefault(i, j)
+                rows[i].append(vectors[k].tolist())
+            for i in members:
+                if i in lost:
+                    j = lost[i]
+                    problem = next(m for m in notes[i] if m.startswith(f"texts[{j}]: "))
+                    results[i] = failed(f"texts[{j}]", problem.split(": ", 1)[1])
+                    continue
+                result: dict[str, Any] = {
+                    "vectors": rows[i],
+                    "dim": int(vectors.shape[1]),
+                    "pooling": pooling,
+                    "side": side,
+                }
+                if notes.get(i):
+                    result["warnings"] = notes[i]
+                results[i] = result
         return results

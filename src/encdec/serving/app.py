@@ -1,6 +1,7 @@
 """The server: LitServe around the model's LitAPI, the web page at /, /model, JSON errors.
 
-Routes: POST /predict (the model), GET /health (LitServe: "ok" once the model is loaded),
+Routes: POST /predict (the model), POST /encode (semantic vectors of texts, every kind: a second
+LitAPI, LitServe's multiple-API support, with a worker of its own), GET /health (LitServe: "ok" once the model is loaded),
 GET /model (what is served: task, languages, vocabulary, training summary, recorded metrics,
 request limits), GET / (the page; static files under /static, no build step, nothing fetched
 from elsewhere). With an API key every route but the page and its files needs the header
@@ -30,7 +31,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from encdec import build
 from encdec.inference.predictor import Predictor
 from encdec.serving import batching, schemas
-from encdec.serving.api import QAAPI, Seq2SeqAPI, load_predictor
+from encdec.serving.api import QAAPI, EncodeAPI, Seq2SeqAPI, load_predictor
 from encdec.serving.auth import KeyMiddleware
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ def model_info(
     task: Any = predictor.task  # type: ignore[attr-defined]
     config = predictor.config
     data, model = config.get("data", {}), config.get("model", {})
+    net = predictor.encoding.net
     info: dict[str, Any] = {
         "task": predictor.kind,
         "model_file": path.name,
@@ -111,6 +113,11 @@ def model_info(
         },
         "metrics": recorded_metrics(path, model_file),
         "limits": asdict(limits),
+        "encoding": {  # what POST /encode offers (docs/encoder.md#semantic-vectors)
+            "poolings": list(net.poolings),
+            "default_pooling": net.default_pooling,
+            "sides": list(net.text_sides),
+        },
     }
     info.update(predictor.describe())
     return info
@@ -181,8 +188,12 @@ def build_server(
         str(path), model_file, max_batch_size=max_batch_size, batch_timeout=batch_timeout
     )
     api.loop = batching.loop_for(max_batch_size)  # waits for requests instead of polling
+    encoder = EncodeAPI(
+        str(path), model_file, max_batch_size=max_batch_size, batch_timeout=batch_timeout
+    )
+    encoder.loop = batching.loop_for(max_batch_size)
     server = ls.LitServer(
-        api,
+        [api, encoder],
         accelerator=accelerator,
         timeout=timeout,
         max_payload_size=limits.max_request_bytes,

@@ -1,4 +1,4 @@
-"""What a request to /predict may hold: strict types, bounds, the text rules of
+"""What a request to /predict (and /encode) may hold: strict types, bounds, the text rules of
 `encdec.inference.inputs`.
 
 FastAPI checks a request against these models in the HTTP process, before it is queued for the
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from encdec.inference import inputs
+from encdec.models.pooling import POOLINGS
 
 
 @dataclass(frozen=True)
@@ -120,4 +121,33 @@ class QARequest(BaseModel):
     def _bounds(self) -> QARequest:
         _check_text("question", self.question, LIMITS.max_question_chars)
         _check_text("context", self.context, LIMITS.max_context_chars)
+        return self
+
+
+class EncodeRequest(BaseModel):
+    """POST /encode: `texts` (1..max_texts, each as /predict's texts), optional `pooling` (a name
+    of `encdec.models.pooling.POOLINGS`; whether this model offers it is the model's to say) and
+    `side` (which encoder reads them)."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    texts: list[str]
+    pooling: str | None = None
+    side: str | None = None
+
+    @model_validator(mode="after")
+    def _bounds(self) -> EncodeRequest:
+        if not self.texts:
+            raise FieldError("texts", "texts is empty: give at least one text")
+        if len(self.texts) > LIMITS.max_texts:
+            raise FieldError(
+                "texts",
+                f"texts has {len(self.texts)} texts; at most {LIMITS.max_texts} per request",
+            )
+        for i, text in enumerate(self.texts):
+            _check_text(f"texts[{i}]", text, LIMITS.max_chars)
+        if self.pooling is not None and self.pooling not in POOLINGS:
+            raise FieldError(
+                "pooling", f"pooling={self.pooling!r} is not one of {sorted(POOLINGS)} (or null)"
+            )
         return self
