@@ -77,9 +77,11 @@ def test_the_translation_config_scores_lc_tok_bleu_in_the_target_language() -> N
 
     from tests.helpers import compose_train
 
-    cfg = compose_train(["data.src_lang=de", "data.tgt_lang=fr"])
+    default = compose_train([])
+    assert instantiate(default.task.metric).lang == "de"  # Multi30k en->de
+    node = "data.source" if "source" in default.data else "data"  # (the data layer's sources)
+    cfg = compose_train([f"{node}.src_lang=de", f"{node}.tgt_lang=fr"])
     assert instantiate(cfg.task.metric).lang == "fr"
-    assert instantiate(compose_train([]).task.metric).lang == "de"  # Multi30k en->de
 
 
 def test_an_unknown_bleu_tokenization_stops_when_built() -> None:
