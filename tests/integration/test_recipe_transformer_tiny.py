@@ -9,22 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import compose_train
+from tests.helpers import SMALL, compose_train
 from tests.integration.test_cli import only, run
 
-#: Small limits around the recipe (its model is tiny already): 300 pairs, a 500-token BPE,
-#: one training batch per epoch, so 3 updates are 3 epochs with a validation (and a snapshot)
-#: after each.
+#: SMALL's data and trainer limits around the recipe (its model is tiny already): 300 pairs, a
+#: 500-token BPE, one training batch per epoch, so 3 updates are 3 epochs with a validation (and
+#: a snapshot) after each.
 LIMITS = [
+    *(o for o in SMALL if o.startswith(("data.", "trainer.", "logger=", "callbacks."))),
     "trainer.max_steps=3",
-    "data.limit_train=300",
-    "data.vocab_size=500",
-    "data.max_tokens=1024",
     "trainer.limit_train_batches=1",
-    "trainer.limit_val_batches=1",
-    "trainer.limit_test_batches=1",
-    "trainer.num_sanity_val_steps=0",
-    "logger=none",
 ]
 
 
