@@ -54,22 +54,28 @@ def test_groups_have_the_documented_options() -> None:
     assert {"cpu", "gpu", "ddp", "ddp_cpu", "multinode"} <= set(options("hardware"))
     assert options("logger") == ["csv", "none", "tensorboard", "wandb"]
     assert options("debug") == ["fast_dev_run", "limit", "overfit"]
-    assert options("scheduler") == ["cosine", "none", "plateau"]
+    assert options("scheduler") == ["cosine", "inverse_sqrt", "none", "plateau"]
 
 
 @pytest.mark.parametrize("task", TASKS)
 @pytest.mark.parametrize("scheduler", options("scheduler"))
 def test_scheduler_options_build(task: str, scheduler: str) -> None:
-    """Every task takes every schedule; cosine spans the run's epochs."""
+    """Every task takes every schedule; cosine spans the run's epochs; inverse_sqrt steps
+    after every optimizer step."""
     cfg = compose_train([f"task={task}", f"scheduler={scheduler}", "trainer.max_epochs=7"])
     if scheduler == "none":
         assert cfg.task.scheduler is None
         return
     optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
     schedule = instantiate(cfg.task.scheduler)  # one node: the factory and its interval
-    assert isinstance(schedule, LRSchedule) and schedule.interval == "epoch"
+    interval = "step" if scheduler == "inverse_sqrt" else "epoch"
+    assert isinstance(schedule, LRSchedule) and schedule.interval == interval
     built = schedule.scheduler(optimizer=optimizer)
-    expected = {"plateau": "ReduceLROnPlateau", "cosine": "CosineAnnealingLR"}[scheduler]
+    expected = {
+        "plateau": "ReduceLROnPlateau",
+        "cosine": "CosineAnnealingLR",
+        "inverse_sqrt": "InverseSqrt",
+    }[scheduler]
     assert type(built).__name__ == expected
     if scheduler == "cosine":
         assert built.T_max == 7

@@ -97,7 +97,7 @@ def test_refuses_a_warmup_below_one_step(warmup: int) -> None:
 
 
 def test_steps_once_per_optimizer_step_in_a_real_training(tmp_path, data_dir, monkeypatch) -> None:
-    """Through Task.configure_optimizers (scheduler_interval=step), as train.py builds it."""
+    """Through Task.configure_optimizers (task.scheduler.interval=step), as train.py builds it."""
     import lightning as L
 
     from tests.helpers import SMALL, build_task, compose_train
@@ -105,7 +105,8 @@ def test_steps_once_per_optimizer_step_in_a_real_training(tmp_path, data_dir, mo
     monkeypatch.setenv("ENCDEC_DATA_DIR", str(data_dir))
     cfg = compose_train([*SMALL, "scheduler=none", "test=false"], tmp_path)
     schedule = {"_target_": "encdec.schedules.InverseSqrt", "_partial_": True, "warmup_updates": 4}
-    datamodule, task = build_task(cfg, scheduler=schedule, scheduler_interval="step")
+    schedule = {"_target_": "encdec.tasks.LRSchedule", "scheduler": schedule, "interval": "step"}
+    datamodule, task = build_task(cfg, scheduler=schedule)
     trainer = L.Trainer(
         max_steps=3,
         limit_train_batches=3,
@@ -120,3 +121,57 @@ def test_steps_once_per_optimizer_step_in_a_real_training(tmp_path, data_dir, mo
     peak = cfg.task.optimizer.lr
     (optimizer,) = trainer.optimizers
     assert optimizer.param_groups[0]["lr"] == pytest.approx(1e-7 + 3 * (peak - 1e-7) / 4)
+
+
+def test_scheduler_inverse_sqrt_composes_and_warms_up_then_decays_in_a_run(
+    tmp_path, data_dir, monkeypatch
+) -> None:
+    """`python train.py scheduler=inverse_sqrt`: the node it writes (as `--cfg job` prints it),
+    and the rate of each of 3 real training steps: warm-up over 2 steps, then 1/sqrt(step)."""
+    import lightning as L
+
+    from encdec.tasks import LRSchedule
+    from tests.helpers import SMALL, build_task, compose_train
+
+    cfg = compose_train(["scheduler=inverse_sqrt"])
+    assert OmegaConf.to_container(cfg.task.scheduler) == {
+        "_target_": "encdec.tasks.LRSchedule",
+        "scheduler": {
+            "_target_": "encdec.schedules.InverseSqrt",
+            "_partial_": True,
+            "warmup_updates": 4000,
+            "warmup_init_lr": 1e-7,
+        },
+        "interval": "step",
+    }
+    assert isinstance(instantiate(cfg.task.scheduler), LRSchedule)
+
+    monkeypatch.setenv("ENCDEC_DATA_DIR", str(data_dir))
+    overrides = [*SMALL, "scheduler=inverse_sqrt", "task.scheduler.scheduler.warmup_updates=2"]
+    cfg = compose_train(
+        [*overrides, "trainer.max_steps=3", "trainer.limit_train_batches=3"], tmp_path
+    )
+    datamodule, task = build_task(cfg)
+    seen: list[float] = []
+
+    class Rates(L.Callback):
+        def on_train_batch_start(self, trainer, *args) -> None:  # the rate this step uses
+            seen.append(trainer.optimizers[0].param_groups[0]["lr"])
+
+    trainer = L.Trainer(
+        max_steps=3,
+        limit_train_batches=3,
+        limit_val_batches=0,
+        callbacks=[Rates()],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+    )
+    trainer.fit(task, datamodule=datamodule)
+    peak = cfg.task.optimizer.lr
+    want = [1e-7, 1e-7 + (peak - 1e-7) / 2, peak]  # steps 0, 1 (warm-up), 2 (the peak)
+    assert seen == pytest.approx(want, rel=1e-9)
+    after = trainer.optimizers[0].param_groups[0]["lr"]  # after step 3: decay
+    assert after == pytest.approx(peak * math.sqrt(2 / 3), rel=1e-9)

@@ -168,3 +168,40 @@ def test_encdec_em_f1_equal_the_official_evaluation_on_real_squad_dev(data_dir: 
     assert ours["em"] == pytest.approx(official["exact_match"], rel=1e-6)
     assert ours["f1"] == pytest.approx(official["f1"], rel=1e-6)
     assert math.isfinite(ours["f1"])
+
+
+def test_the_qa_tasks_metric_logs_the_official_em_f1_of_a_prediction_file(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """The metric object task=qa is configured with, on a prediction file in the official
+    {id: answer} format that QATask writes, gives evaluate-v1.1.py's figures."""
+    from hydra.utils import instantiate
+
+    from encdec.metrics import SquadMetrics
+    from tests.helpers import compose_train
+
+    metric = instantiate(compose_train(["task=qa"]).task.metric)
+    assert isinstance(metric, SquadMetrics)
+    rows = []
+    with (data_dir / "squad" / "validation.jsonl").open(encoding="utf-8") as f:
+        for line in f:
+            rows.append(json.loads(line))
+            if len(rows) == 300:
+                break
+    file = tmp_path / "predictions.json"
+    file.write_text(
+        json.dumps(
+            {
+                r["id"]: perturb(i + 1, r["answers"]["text"][0], r["context"])
+                for i, r in enumerate(rows)
+            }
+        )
+    )
+    predictions = json.loads(file.read_text())
+    official = squad_v11({r["id"]: r["answers"]["text"] for r in rows}, predictions)
+    score = metric(predictions, {r["id"]: r["answers"] for r in rows})
+    assert 10 < official["exact_match"] < official["f1"] < 90
+    assert score.values == {
+        "em": pytest.approx(official["exact_match"], rel=1e-6),
+        "f1": pytest.approx(official["f1"], rel=1e-6),
+    }

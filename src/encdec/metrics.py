@@ -16,6 +16,7 @@ from sacrebleu.metrics import BLEU
 from torchmetrics.functional.text import rouge_score, squad
 
 from encdec.errors import ConfigError
+from encdec.scoring import literature_bleu, rouge_multi
 
 ROUGE_KEYS = ("rouge1", "rouge2", "rougeL")
 
@@ -111,15 +112,31 @@ def check_monitor(metric: object, monitor: str, figures: tuple[str, ...]) -> str
     return monitor
 
 
+#: How `bleu_lc_tok` prepares both sides (encdec.scoring.literature_tokenize), for its record.
+LITERATURE_BLEU = (
+    "lower-cased, sacremoses MosesPunctNormalizer(lang, perl_parity=True), "
+    "MosesTokenizer(lang) without -a or escaping (the Multi30k *.lc.norm.tok files); "
+    "sacreBLEU tokenize=none smooth=none (multi-bleu.perl)"
+)
+
+
 class Bleu:
     """sacreBLEU corpus BLEU against one reference per output, with `tokenize` (see
     BLEU_TOKENIZERS); its record carries sacreBLEU's signature. An unknown tokenization (or one
-    whose package is missing) stops when the object is built, before any data loads."""
+    whose package is missing) stops when the object is built, before any data loads.
 
-    def __init__(self, tokenize: str = "13a", monitor: str = "bleu") -> None:
+    Beside it, `bleu_lc_tok`: BLEU on lower-cased, Moses-tokenized text as the Multi30k papers
+    report it (encdec.scoring.literature_bleu), with the Moses rules of `lang`, the target
+    language (conf: data.tgt_lang; None: Moses' English rules).
+    """
+
+    def __init__(
+        self, tokenize: str = "13a", monitor: str = "bleu", lang: str | None = None
+    ) -> None:
         bleu_scorer(tokenize)
         self.tokenize = tokenize
-        self.monitor = check_monitor(self, monitor, ("bleu",))
+        self.lang = lang or "en"
+        self.monitor = check_monitor(self, monitor, ("bleu", "bleu_lc_tok"))
 
     def __call__(
         self,
@@ -129,17 +146,31 @@ class Bleu:
     ) -> Score:
         """BLEU against `references` (one per hypothesis; `all_references` is not used)."""
         bleu_value, signature = bleu_with_signature(hypotheses, references, self.tokenize)
-        record = {"bleu": bleu_value, "signature": signature, "tokenize": self.tokenize}
-        return Score({"bleu": bleu_value}, ("bleu",), record)
+        literature = literature_bleu(hypotheses, references, self.lang)
+        record = {
+            "bleu": bleu_value,
+            "signature": signature,
+            "tokenize": self.tokenize,
+            "bleu_lc_tok": literature,
+            "bleu_lc_tok_settings": f"{LITERATURE_BLEU}; lang={self.lang}",
+        }
+        return Score({"bleu": bleu_value, "bleu_lc_tok": literature}, ("bleu",), record)
 
 
 class Rouge:
     """ROUGE-1/2/L F1 against the reference, and `<key>_multi` against all of them where
-    the split has several; `stemmer` as in `rouge_f1`."""
+    the split has several; `stemmer` as in `rouge_f1`.
+
+    Beside them, from Google's rouge-score (encdec.scoring.rouge_multi, one sentence per line):
+    `rougeLsum` (summary-level LCS) against the first reference, and where the split has several
+    references `<key>_mean` (the mean over each example's references) and `<key>_best` (the best
+    of them; for rouge1/2/L the same figure as `<key>_multi`) for rouge1, rouge2, rougeL and
+    rougeLsum.
+    """
 
     def __init__(self, stemmer: bool = True, monitor: str = "rouge1") -> None:
         self.stemmer = stemmer
-        self.monitor = check_monitor(self, monitor, ROUGE_KEYS)
+        self.monitor = check_monitor(self, monitor, (*ROUGE_KEYS, "rougeLsum"))
 
     def __call__(
         self,
@@ -150,9 +181,17 @@ class Rouge:
         """ROUGE against `references` (one per hypothesis), and against `all_references` too
         (every reference of each example) where some example has several."""
         values = rouge_f1(hypotheses, [[r] for r in references], self.stemmer)
-        if all_references is not None and any(len(r) > 1 for r in all_references):
+        several = all_references is not None and any(len(r) > 1 for r in all_references)
+        if several:
             multi = rouge_f1(hypotheses, all_references, self.stemmer)
             values |= {f"{key}_multi": value for key, value in multi.items()}
+        # rougeLsum (and the _mean / _best figures) need rouge-score; the first reference leads
+        # each list, so rougeLsum is against the same reference as rouge1/2/L.
+        every = all_references if several else [[r] for r in references]
+        literature = rouge_multi(hypotheses, every, self.stemmer)  # type: ignore[arg-type]
+        values["rougeLsum"] = literature["rougeLsum"]
+        if several:
+            values |= {k: v for k, v in literature.items() if k.endswith(("_mean", "_best"))}
         return Score(values, ("rouge1",))
 
 

@@ -56,6 +56,71 @@ def test_train_py_writes_the_mean_of_the_last_n_validation_snapshots(
         torch.testing.assert_close(loaded.task.state_dict()[k], v)
 
 
+AVERAGING = [
+    "+callbacks.averaging._target_=encdec.callbacks.CheckpointAveraging",
+    "+callbacks.averaging.dirpath=${paths.output_dir}/checkpoints",
+    "+callbacks.averaging.num=2",
+]
+
+
+def test_the_end_of_run_test_scores_the_averaged_weights(
+    tmp_path: Path, data_dir: Path, monkeypatch, caplog
+) -> None:
+    """With callbacks.averaging, train.py tests averaged.ckpt (the mean of the last snapshots),
+    not the best checkpoint, and says so; the figures are those of that file."""
+    import logging
+
+    from encdec import build
+
+    monkeypatch.setenv("ENCDEC_DATA_DIR", str(data_dir))
+    tested: list[tuple[str, dict[str, torch.Tensor]]] = []
+    check_resume = build.check_resume
+
+    def spy(ckpt, path, task):  # the weights train.py loads into the task before its test
+        tested.append((path, {k: v.clone() for k, v in ckpt["state_dict"].items()}))
+        check_resume(ckpt, path, task)
+
+    monkeypatch.setattr(build, "check_resume", spy)
+    cfg = compose_train([*SMALL, "trainer.max_steps=6", *AVERAGING], tmp_path)
+    with caplog.at_level(logging.INFO, logger="encdec.cli.train"):
+        metrics = train(cfg)
+    checkpoints = tmp_path / "checkpoints"
+    averaged = checkpoints / "averaged.ckpt"
+    assert [path for path, _ in tested] == [str(averaged)]
+    assert_mean(tested[0][1], sorted((checkpoints / "averaging").glob("*.ckpt")))
+    assert f"Testing the averaged weights (callbacks.averaging): {averaged}" in caplog.text
+    # the logged test figures are averaged.ckpt's own, as eval.py would score it
+    loaded = load_checkpoint(averaged, data_dir=str(data_dir), with_data=True)
+    trainer = L.Trainer(
+        limit_test_batches=1,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path / "again",
+    )
+    (again,) = trainer.test(loaded.task, datamodule=loaded.datamodule, verbose=False)
+    assert metrics["test/loss"] == pytest.approx(again["test/loss"], abs=1e-6)
+
+
+def test_without_averaging_the_end_of_run_test_scores_the_best_checkpoint(
+    tmp_path: Path, data_dir: Path, monkeypatch
+) -> None:
+    from encdec import build
+
+    monkeypatch.setenv("ENCDEC_DATA_DIR", str(data_dir))
+    tested: list[str] = []
+    check_resume = build.check_resume
+    monkeypatch.setattr(
+        build, "check_resume", lambda c, p, t: (tested.append(p), check_resume(c, p, t))
+    )
+    stale = tmp_path / "checkpoints" / "averaged.ckpt"  # left by an earlier run: never tested
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"stale")
+    train(compose_train([*SMALL, "trainer.max_steps=4"], tmp_path))
+    assert len(tested) == 1 and "averaged" not in tested[0]
+    assert Path(tested[0]).parent == tmp_path / "checkpoints"
+
+
 def test_every_n_steps_snapshots_and_the_model_ends_with_the_mean(
     tmp_path: Path, data_dir: Path, monkeypatch
 ) -> None:

@@ -50,6 +50,9 @@ class CheckpointAveraging(L.Callback):
         self.dirpath = Path(dirpath)
         self.num = num
         self.every_n_train_steps = every_n_train_steps
+        #: The averaged checkpoint this fit wrote (None until then, or when it wrote none): the
+        #: weights train.py tests, never a stale averaged.ckpt left in the folder by another run.
+        self.written: Path | None = None
 
     @property
     def snapshot_dir(self) -> Path:
@@ -97,6 +100,7 @@ class CheckpointAveraging(L.Callback):
                 old.unlink(missing_ok=True)
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.written = None
         paths = self.snapshots()[-self.num :]
         if not paths:
             log.warning(
@@ -117,3 +121,4 @@ class CheckpointAveraging(L.Callback):
             atomic_save(averaged, self.averaged_path)
             log.info("Averaged the last %d checkpoints into %s", len(paths), self.averaged_path)
         trainer.strategy.barrier("CheckpointAveraging.on_fit_end")
+        self.written = self.averaged_path

@@ -1,4 +1,5 @@
-"""`python train.py`: build everything from the config, train, test with the best checkpoint."""
+"""`python train.py`: build everything from the config, train, test with the best checkpoint
+(or, with `callbacks.averaging`, the average of the last checkpoints)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from encdec import build
+from encdec.callbacks import CheckpointAveraging
 from encdec.callbacks.freeze import FreezeParameters
 from encdec.cli.common import (
     CONF_DIR,
@@ -111,6 +113,28 @@ def own_best_checkpoint(trainer: L.Trainer, folder: Path) -> Path | None:
     return None
 
 
+def averaged_checkpoint(callbacks: list[L.Callback]) -> Path | None:
+    """The averaged checkpoint this fit wrote (callbacks.averaging), if any."""
+    for callback in callbacks:
+        if isinstance(callback, CheckpointAveraging) and callback.written is not None:
+            return callback.written
+    return None
+
+
+def test_weights(trainer: L.Trainer, callbacks: list[L.Callback], folder: Path) -> Path | None:
+    """The checkpoint whose weights the end-of-run test scores: the average of the last
+    checkpoints when callbacks.averaging wrote one (the recipe's figure, as Wu et al. 2021
+    report it), else the best checkpoint of this run (None: the weights trained here)."""
+    averaged = averaged_checkpoint(callbacks)
+    if averaged is not None:
+        log.info("Testing the averaged weights (callbacks.averaging): %s", averaged)
+        return averaged
+    best = own_best_checkpoint(trainer, folder)
+    if best is not None:
+        log.info("Testing the best checkpoint: %s", best)
+    return best
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit and test the configured task; returns every logged metric."""
     build.check_config(cfg)  # every constructor's checks, before any data loads
@@ -153,10 +177,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
             trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
             metrics.update(trainer.callback_metrics)
         if cfg.get("test"):
-            best = own_best_checkpoint(trainer, output_dir / "checkpoints")
-            if best is not None:
-                log.info("Testing the best checkpoint: %s", best)
-                build.check_resume(build.read_checkpoint(best), str(best), task)  # its weights
+            tested = test_weights(trainer, callbacks, output_dir / "checkpoints")
+            if tested is not None:
+                build.check_resume(build.read_checkpoint(tested), str(tested), task)  # its weights
             trainer.test(task, datamodule=datamodule)
             metrics.update(trainer.callback_metrics)
     finally:
