@@ -23,7 +23,7 @@ from tokenizers import trainers
 from encdec.data.tokenization import SPECIAL_TOKENS, new_bpe_tokenizer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.cjk_corpus import chinese_english  # noqa: E402 (the repository root on the path first)
+from tests.support.cjk_corpus import chinese_english  # noqa: E402 (the repository root on the path first)
 
 
 def lines(count: int, per_line: int, seed: int = 0) -> list[str]:

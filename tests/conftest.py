@@ -51,7 +51,7 @@ def torch_single_thread() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def summarizer_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A summarizer's model file, its data=text_pairs (tests.helpers.summarizer_model_file)."""
-    from tests.helpers import summarizer_model_file
+    """A summarizer's model file, its data=text_pairs (tests.support.helpers.summarizer_model_file)."""
+    from tests.support.helpers import summarizer_model_file
 
     return summarizer_model_file(tmp_path_factory.mktemp("summarizer"))

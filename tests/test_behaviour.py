@@ -1,5 +1,5 @@
 """The redesign of the assembly path changed no number: fixed-seed runs, and eval/predict on
-checkpoints written before it, give exactly the figures recorded then (tests/behaviour_runs.py)."""
+checkpoints written before it, give exactly the figures recorded then (tests/support/behaviour_runs.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,15 @@ from pathlib import Path
 import pytest
 
 import encdec
-from tests.behaviour_runs import FIXTURES, KEPT, LEGACY, RUNS, cli_outputs, predict_input, run
+from tests.support.behaviour_runs import (
+    FIXTURES,
+    KEPT,
+    LEGACY,
+    RUNS,
+    cli_outputs,
+    predict_input,
+    run,
+)
 
 EXPECTED = json.loads((FIXTURES / "behaviour.json").read_text())
 LEGACY_OUTPUTS = json.loads((FIXTURES / "legacy_outputs.json").read_text())

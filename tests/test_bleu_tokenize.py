@@ -14,7 +14,7 @@ import pytest
 
 from encdec import metrics
 from encdec.errors import ConfigError
-from tests.cjk_corpus import chinese_english, japanese_english
+from tests.support.cjk_corpus import chinese_english, japanese_english
 
 try:
     metrics.bleu_scorer("ja-mecab")
@@ -105,5 +105,7 @@ def test_ja_mecab_without_mecab_says_what_to_install() -> None:
     )
     message = result.stdout.strip()
     assert "\n" not in message
-    assert message.startswith("task.metric.tokenize=ja-mecab: sacreBLEU could not load its tokenizer")
+    assert message.startswith(
+        "task.metric.tokenize=ja-mecab: sacreBLEU could not load its tokenizer"
+    )
     assert "pip install mecab-python3 ipadic" in message

@@ -27,7 +27,7 @@ from encdec.models import (
     TransformerSeq2Seq,
 )
 from encdec.tasks import LRSchedule
-from tests.helpers import compose_train
+from tests.support.helpers import compose_train
 
 
 def options(group: str) -> list[str]:

@@ -12,7 +12,7 @@ import pytest
 from encdec import build
 from encdec.cli.common import CONF_DIR, ROOT
 from encdec.errors import ConfigError
-from tests.helpers import compose_train
+from tests.support.helpers import compose_train
 
 #: Options that need a value of the user's before they build (a file, a dataset name).
 REQUIRED = {

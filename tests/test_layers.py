@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.behaviour_runs import LEGACY
+from tests.support.behaviour_runs import LEGACY
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 

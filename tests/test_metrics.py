@@ -75,7 +75,7 @@ def test_bleu_logs_the_lowercased_tokenized_bleu_beside_sacrebleu() -> None:
 def test_the_translation_config_scores_lc_tok_bleu_in_the_target_language() -> None:
     from hydra.utils import instantiate
 
-    from tests.helpers import compose_train
+    from tests.support.helpers import compose_train
 
     default = compose_train([])
     assert instantiate(default.task.metric).lang == "de"  # Multi30k en->de

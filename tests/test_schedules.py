@@ -100,7 +100,7 @@ def test_steps_once_per_optimizer_step_in_a_real_training(tmp_path, data_dir, mo
     """Through Task.configure_optimizers (task.scheduler.interval=step), as train.py builds it."""
     import lightning as L
 
-    from tests.helpers import SMALL, build_task, compose_train
+    from tests.support.helpers import SMALL, build_task, compose_train
 
     monkeypatch.setenv("ENCDEC_DATA_DIR", str(data_dir))
     cfg = compose_train([*SMALL, "scheduler=none", "test=false"], tmp_path)
@@ -131,7 +131,7 @@ def test_scheduler_inverse_sqrt_composes_and_warms_up_then_decays_in_a_run(
     import lightning as L
 
     from encdec.tasks import LRSchedule
-    from tests.helpers import SMALL, build_task, compose_train
+    from tests.support.helpers import SMALL, build_task, compose_train
 
     cfg = compose_train(["scheduler=inverse_sqrt"])
     assert OmegaConf.to_container(cfg.task.scheduler) == {

@@ -178,7 +178,7 @@ def test_the_qa_tasks_metric_logs_the_official_em_f1_of_a_prediction_file(
     from hydra.utils import instantiate
 
     from encdec.metrics import SquadMetrics
-    from tests.helpers import compose_train
+    from tests.support.helpers import compose_train
 
     metric = instantiate(compose_train(["task=qa"]).task.metric)
     assert isinstance(metric, SquadMetrics)

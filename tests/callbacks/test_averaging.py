@@ -12,7 +12,7 @@ import torch
 from encdec.build import load_checkpoint
 from encdec.callbacks import CheckpointAveraging
 from encdec.cli.train import train
-from tests.helpers import SMALL, build_task, compose_train
+from tests.support.helpers import SMALL, build_task, compose_train
 
 
 def weights(path: Path) -> dict[str, torch.Tensor]:

@@ -22,7 +22,7 @@ import encdec
 from encdec.cli.common import CONF_DIR, ROOT
 from encdec.cli.embed import embed
 from encdec.errors import ConfigError
-from tests.helpers import QA_CKPT, TRANSLATION_MODEL
+from tests.support.helpers import QA_CKPT, TRANSLATION_MODEL
 
 TEXTS = ["A man rides a bike.", "", "Two dogs play in the snow.", "Children."]
 

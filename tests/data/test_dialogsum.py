@@ -10,7 +10,7 @@ import pytest
 from encdec.data.seq2seq import Seq2SeqDataModule, group_references
 from encdec.errors import DataError
 from encdec.metrics import rouge_f1
-from tests.own_data_files import preset
+from tests.support.own_data_files import preset
 
 ROOT = Path(__file__).resolve().parents[2]
 

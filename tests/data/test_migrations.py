@@ -15,7 +15,7 @@ from encdec.data.migrations import upgrade_v3
 from encdec.data.qa import QADataModule
 from encdec.data.seq2seq import Seq2SeqDataModule
 from encdec.data.sources import Files, Hub, QAFiles
-from tests.helpers import compose_train
+from tests.support.helpers import compose_train
 
 LEGACY = Path(__file__).parents[1] / "fixtures" / "legacy"
 

@@ -16,7 +16,7 @@ from encdec.data.qa import QADataModule
 from encdec.data.seq2seq import Seq2SeqDataModule
 from encdec.data.sources import Files, Hub, QAFiles
 from encdec.errors import ConfigError, DataError
-from tests.own_data_files import (
+from tests.support.own_data_files import (
     dialogsum_hub_folder,
     dialogsum_tables,
     multi30k_saved,
@@ -239,7 +239,7 @@ def test_dialogsum_falls_back_to_the_hub_copy(data_dir: Path, tmp_path: Path) ->
 @pytest.mark.parametrize("data", ["text_pairs", "hf_pairs"])
 def test_configs_compose_for_both_seq2seq_tasks(task: str, data: str) -> None:
     from encdec import build
-    from tests.helpers import compose_train
+    from tests.support.helpers import compose_train
 
     with pytest.raises(ConfigError, match="data.splits.train|data.source needs a name"):
         build.check_config(compose_train([f"task={task}", f"data={data}"]))

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from encdec.errors import DataError
-from tests.own_data_files import preset
+from tests.support.own_data_files import preset
 
 EN_DE_FILES = [
     f"{split}.{lang}.gz" for split in ("train", "val", "test_2016_flickr") for lang in ("en", "de")

@@ -11,7 +11,7 @@ import pytest
 from encdec.data.qa import QADataModule
 from encdec.data.squad import answer_token_span, choose_window, encode_qa
 from encdec.data.tokenization import train_word_level
-from tests.own_data_files import preset
+from tests.support.own_data_files import preset
 
 ODD = ("\u200b", "\u200e", "\u2009", "\u202f", "\u3000", "\n", "  ")  # odd spaces, invisible marks
 

@@ -19,7 +19,7 @@ from encdec.data.tokenization import (
     train_spaced_words,
     unspaced_share,
 )
-from tests.cjk_corpus import MIXED, chinese_english, japanese_english, split_pairs
+from tests.support.cjk_corpus import MIXED, chinese_english, japanese_english, split_pairs
 
 CORPORA = {"zh-en": chinese_english(), "ja-en": japanese_english()}
 

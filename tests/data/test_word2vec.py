@@ -17,9 +17,9 @@ from encdec.data import word2vec as w2v
 from encdec.data.qa import QADataModule
 from encdec.data.word2vec import Word2VecSettings, cached_word2vec, words
 from encdec.models.embedding import EmbeddingFileError
-from tests.helpers import QA_SMALL, compose_train
 from tests.integration.test_cli import run
-from tests.own_data_files import preset
+from tests.support.helpers import QA_SMALL, compose_train
+from tests.support.own_data_files import preset
 
 SETTINGS = Word2VecSettings(epochs=1, min_count=1, workers=1)
 W2V = "embeddings.word2vec={epochs:1,min_count:1,workers:1}"

@@ -14,7 +14,9 @@ from encdec import build
 from encdec.inference.encoding import Encoding
 from encdec.models.retriever import DualEncoder
 from encdec.models.transformer import TransformerSeq2Seq
-from tests.helpers import (
+from tests.inference.test_predictor import PanickyTokenizer
+from tests.models.test_pooling import Encoder as DocumentEncoder
+from tests.support.helpers import (
     QA_CKPT,
     SMALL,
     SUMMARIZATION_CKPT,
@@ -22,8 +24,6 @@ from tests.helpers import (
     TRANSLATION_MODEL,
     compose_train,
 )
-from tests.inference.test_predictor import PanickyTokenizer
-from tests.models.test_pooling import Encoder as DocumentEncoder
 
 TEXTS = [
     "A man in a blue shirt is riding a bike down the street.",

@@ -11,7 +11,7 @@ import torch
 from encdec import build
 from encdec.errors import CheckpointError
 from encdec.inference.kinds import kind_of_config, recorded_kind, saved_kind
-from tests.helpers import (
+from tests.support.helpers import (
     QA_CKPT,
     SUMMARIZATION_CKPT,
     TRANSLATION_CKPT,

@@ -14,7 +14,7 @@ from encdec import build
 from encdec.inference.answering import QuestionAnswerer
 from encdec.inference.predictor import Predictor
 from encdec.inference.translator import Candidate, Translator
-from tests.helpers import (
+from tests.support.helpers import (
     QA_CKPT,
     SUMMARIZATION_CKPT,
     TRANSLATION_CKPT,

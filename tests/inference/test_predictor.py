@@ -12,8 +12,8 @@ import pytest
 
 import encdec
 from encdec.inference.predictor import PredictOptions, Predictor
-from tests.behaviour_runs import predict_input
-from tests.helpers import QA_CKPT, SUMMARIZATION_CKPT, TRANSLATION_CKPT
+from tests.support.behaviour_runs import predict_input
+from tests.support.helpers import QA_CKPT, SUMMARIZATION_CKPT, TRANSLATION_CKPT
 
 
 def numbered(text: str) -> list[tuple[int, bytes]]:

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from encdec.cli.common import ROOT
-from tests.helpers import SMALL
+from tests.support.helpers import SMALL
 
 # The CLI tests use the default logger (W&B, offline here) and the rich progress bar.
 CLI_SMALL = [
@@ -230,7 +230,7 @@ def test_average_checkpoints_gives_an_evaluable_mean(
 def test_average_refuses_checkpoints_of_different_models(tmp_path: Path) -> None:
     import torch
 
-    from tests.behaviour_runs import LEGACY
+    from tests.support.behaviour_runs import LEGACY
 
     ckpt = torch.load(LEGACY / "translation_lstm_bahdanau.ckpt", weights_only=True)
     torch.save(ckpt, tmp_path / "a.ckpt")

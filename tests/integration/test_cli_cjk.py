@@ -11,8 +11,8 @@ import pytest
 from tokenizers import Tokenizer
 
 from encdec.data.readers import read_lines
-from tests.cjk_corpus import chinese_english, split_pairs, write_gz_pairs
 from tests.integration.test_cli import only, run
+from tests.support.cjk_corpus import chinese_english, split_pairs, write_gz_pairs
 from tests.test_bleu_tokenize import sacrebleu_cli
 
 # make test-slow (and CI): two CLI trainings (~1 minute).

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import QA_SMALL
 from tests.integration.test_cli import best_checkpoint, only, run
+from tests.support.helpers import QA_SMALL
 
 CLI_QA = [o for o in QA_SMALL if not o.startswith(("callbacks.", "trainer.enable_progress"))]
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import torch
 
 from encdec import build
-from tests.helpers import TRANSLATION_CKPT
 from tests.integration.test_cli import best_checkpoint, only, run
 from tests.integration.test_cli_qa import CLI_QA
+from tests.support.helpers import TRANSLATION_CKPT
 
 #: The reader in the source encoder's shape (16-dim embedding, 1 layer of 16 units each way).
 FITS = ["model.hidden_dim=16", "model.num_layers=1"]

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.helpers import wandb_history_keys, wandb_records
 from tests.integration.test_cli import CLI_SMALL, only, run
+from tests.support.helpers import wandb_history_keys, wandb_records
 
 
 def test_the_offline_wandb_run_holds_metrics_attention_images_tables_and_the_best_model(

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import SMALL
 from tests.integration.test_cli import CLI_SMALL, only, run
+from tests.support.helpers import SMALL
 
 # make test-slow (and CI): two DDP process groups per test (~1 minute).
 pytestmark = pytest.mark.slow

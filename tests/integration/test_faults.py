@@ -20,8 +20,8 @@ from encdec.checkpoint_io import AtomicCheckpointIO
 from encdec.cli.common import ROOT, run_friendly
 from encdec.cli.train import train
 from encdec.tasks import Seq2SeqTask
-from tests.helpers import SMALL, compose_train
 from tests.integration.test_cli import run
+from tests.support.helpers import SMALL, compose_train
 
 #: The small real run of the tests, over whole epochs: 37 batches per epoch (300 real pairs in
 #: 256-token batches), 2 epochs, last.ckpt every 3 steps; no logger.

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import SMALL
 from tests.integration.test_cli import best_checkpoint, only, run
-from tests.own_data_files import (
+from tests.support.helpers import SMALL
+from tests.support.own_data_files import (
     dialogsum_hub_folder,
     dialogsum_tables,
     multi30k_saved,

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from encdec.cli.common import ROOT
-from tests.helpers import QA_SMALL, SMALL
 from tests.integration.test_bad_input import assert_clear_error
 from tests.integration.test_cli import run
+from tests.support.helpers import QA_SMALL, SMALL
 
 DECODING = ["beam_size=1", "max_length=12"]
 

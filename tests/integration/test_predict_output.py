@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from encdec.cli.common import ROOT
-from tests.helpers import QA_CKPT, TRANSLATION_CKPT
+from tests.support.helpers import QA_CKPT, TRANSLATION_CKPT
 
 SENTENCES = "".join(f"A man number {i} is riding a bike.\n" for i in range(400)).encode()
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import SMALL, compose_train
 from tests.integration.test_cli import only, run
+from tests.support.helpers import SMALL, compose_train
 
 #: SMALL's data and trainer limits around the recipe (its model is tiny already): 300 pairs, a
 #: 500-token BPE, one training batch per epoch, so 3 updates are 3 epochs with a validation (and

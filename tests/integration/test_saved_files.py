@@ -331,8 +331,8 @@ def test_a_best_model_path_outside_the_run_is_forgotten(tmp_path: Path) -> None:
 def test_resume_with_a_crafted_best_model_path_never_loads_it(tmp_path: Path, data_dir: Path):
     """A resumed checkpoint whose ModelCheckpoint state names a pickle: the final test scores
     this run's weights, and the pickle is never read."""
-    from tests.helpers import SMALL
     from tests.integration.test_trust import Payload
+    from tests.support.helpers import SMALL
 
     marker = tmp_path / "PWNED"
     pickle_file = tmp_path / "best.ckpt"

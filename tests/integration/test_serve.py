@@ -27,8 +27,8 @@ from pathlib import Path
 import pytest
 
 from encdec.cli.common import ROOT
-from tests.helpers import QA_SMALL, SMALL
 from tests.integration.test_predict_input import lines_of, run_bytes, train
+from tests.support.helpers import QA_SMALL, SMALL
 
 # make test-slow (and CI): servers, trained models and a browser (~3 minutes).
 pytestmark = pytest.mark.slow

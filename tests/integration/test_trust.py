@@ -17,8 +17,8 @@ import torch
 import encdec
 from encdec import build
 from encdec.errors import CheckpointError
-from tests.behaviour_runs import LEGACY
-from tests.helpers import SMALL
+from tests.support.behaviour_runs import LEGACY
+from tests.support.helpers import SMALL
 
 ROOT = Path(__file__).resolve().parents[2]
 CKPT = LEGACY / "translation_lstm_bahdanau.ckpt"

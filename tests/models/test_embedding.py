@@ -21,11 +21,11 @@ from encdec.models.embedding import (
     load_pretrained,
     sniff_format,
 )
-from tests.helpers import QA_SMALL, SMALL, compose_train
 from tests.integration.test_cli import run
+from tests.support.helpers import QA_SMALL, SMALL, compose_train
 
 DIM = 24
-LINES = 300  # the training slice of tests.helpers.SMALL (data.limit_train=300)
+LINES = 300  # the training slice of tests.support.helpers.SMALL (data.limit_train=300)
 LAYOUTS = {  # file name -> (binary, header)
     "vectors.txt": (False, True),  # word2vec text
     "glove.txt": (False, False),  # GloVe: no header line

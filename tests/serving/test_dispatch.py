@@ -14,8 +14,8 @@ from encdec import build
 from encdec.serving import schemas
 from encdec.serving.api import QAAPI, Seq2SeqAPI, load_predictor
 from encdec.serving.app import API_OF_KIND, model_info
-from tests.helpers import QA_CKPT, SUMMARIZATION_CKPT, TRANSLATION_MODEL
 from tests.inference.test_predictor import PanickyTokenizer
+from tests.support.helpers import QA_CKPT, SUMMARIZATION_CKPT, TRANSLATION_MODEL
 
 
 @pytest.mark.parametrize(

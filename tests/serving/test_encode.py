@@ -16,8 +16,8 @@ from encdec.serving import schemas
 from encdec.serving.api import EncodeAPI, load_predictor
 from encdec.serving.app import build_server, model_info
 from encdec.serving.schemas import EncodeRequest
-from tests.helpers import QA_CKPT, SUMMARIZATION_CKPT, TRANSLATION_MODEL
 from tests.inference.test_predictor import PanickyTokenizer
+from tests.support.helpers import QA_CKPT, SUMMARIZATION_CKPT, TRANSLATION_MODEL
 
 TEXTS = ["A man rides a bike.", "Two dogs play in the snow near a house.", "Children."]
 

@@ -8,7 +8,7 @@ from omegaconf import OmegaConf
 
 from encdec import build
 from encdec.cli.eval import task_overrides
-from tests.behaviour_runs import LEGACY
+from tests.support.behaviour_runs import LEGACY
 
 SUMMARIES = LEGACY / "summarization_copy_coverage.ckpt"  # beam 2, min_length 10, no-repeat 3
 

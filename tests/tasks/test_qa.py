@@ -11,7 +11,7 @@ import torch
 from torchmetrics.functional.text import squad
 
 from encdec.cli.train import train
-from tests.helpers import QA_SMALL, build_task, compose_train
+from tests.support.helpers import QA_SMALL, build_task, compose_train
 
 RNNS = ["lstm", "gru", "rnn"]
 ATTENTIONS = ["none", "bahdanau", "luong_dot", "luong_general", "luong_concat"]

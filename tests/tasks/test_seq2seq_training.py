@@ -11,7 +11,7 @@ import sacrebleu
 import torch
 
 from encdec.cli.train import train
-from tests.helpers import SMALL, build_task, compose_train, overfit
+from tests.support.helpers import SMALL, build_task, compose_train, overfit
 
 RNNS = ["lstm", "gru", "rnn"]
 ATTENTIONS = ["none", "bahdanau", "luong_dot", "luong_general", "luong_concat"]

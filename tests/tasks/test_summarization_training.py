@@ -11,7 +11,7 @@ import torch
 
 from encdec.cli.train import train
 from encdec.metrics import rouge_f1
-from tests.helpers import SMALL, build_task, compose_train, overfit
+from tests.support.helpers import SMALL, build_task, compose_train, overfit
 from tests.tasks.test_seq2seq_training import ATTENTIONS, RNNS
 
 #: task=summarization, short dialogues and summaries, copy + coverage on.

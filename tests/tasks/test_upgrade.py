@@ -9,8 +9,8 @@ from omegaconf import OmegaConf
 
 from encdec import artifacts
 from encdec.tasks.upgrade import upgrade_v3
-from tests.behaviour_runs import LEGACY
-from tests.helpers import compose_train
+from tests.support.behaviour_runs import LEGACY
+from tests.support.helpers import compose_train
 
 
 def saved_task(name: str) -> tuple[dict, dict]:

@@ -99,7 +99,7 @@ def preset(name: str, data_dir: Path, cache_dir: Path, **options: Any) -> Any:
 
     from encdec import build
 
-    node = OmegaConf.load(Path(__file__).parents[1] / "conf" / "data" / f"{name}.yaml")
+    node = OmegaConf.load(Path(__file__).parents[2] / "conf" / "data" / f"{name}.yaml")
     local = {"data_dir": str(data_dir / name), "cache_dir": str(cache_dir), "seed": 0}
     if "copy_oov" in node:
         local["copy_oov"] = False

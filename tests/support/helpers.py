@@ -115,7 +115,7 @@ def wandb_history_keys(run_dir: Path) -> set[str]:
 
 
 # -- trained models for the inference tests --------------------------------------------------------
-LEGACY = Path(__file__).resolve().parent / "fixtures" / "legacy"
+LEGACY = Path(__file__).resolve().parents[1] / "fixtures" / "legacy"
 TRANSLATION_CKPT = LEGACY / "translation_lstm_bahdanau.ckpt"
 TRANSLATION_MODEL = LEGACY / "translation_lstm_bahdanau.pt"
 SUMMARIZATION_CKPT = LEGACY / "summarization_copy_coverage.ckpt"
@@ -140,7 +140,9 @@ def summarizer_model_file(root: Path) -> Path:
         writer = csv.writer(f)
         writer.writerow(["dialogue", "summary"])
         writer.writerows(DIALOGUES * 15)
-    overrides = [o for o in SMALL if not o.startswith(("data.limit_train", "data.tokenizer.vocab_size"))]
+    overrides = [
+        o for o in SMALL if not o.startswith(("data.limit_train", "data.tokenizer.vocab_size"))
+    ]
     overrides += [
         "task=summarization",
         "data=text_pairs",

@@ -7,9 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.helpers import TRANSLATION_CKPT
+from tests.support.helpers import TRANSLATION_CKPT
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def dry_run(*args: str) -> list[list[str]]:

@@ -24,7 +24,7 @@ from encdec.models.retriever import DualEncoder
 from encdec.models.seq2seq import Seq2Seq
 from encdec.models.transfer import carry_encoder, source_encoder
 from encdec.models.transformer import TransformerSeq2Seq
-from tests.helpers import (
+from tests.support.helpers import (
     QA_CKPT,
     QA_SMALL,
     SMALL,

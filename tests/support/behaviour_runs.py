@@ -1,6 +1,6 @@
 """Short fixed-seed runs whose exact figures are pinned in tests/fixtures/behaviour.json.
 
-`python -m tests.behaviour_runs` records them (it was run once with the code before the redesign
+`python -m tests.support.behaviour_runs` records them (it was run once with the code before the redesign
 of the assembly path); tests/test_behaviour.py reruns each and compares to 1e-6.
 """
 
@@ -12,9 +12,9 @@ from pathlib import Path
 
 import torch
 
-from tests.helpers import QA_SMALL, SMALL
+from tests.support.helpers import QA_SMALL, SMALL
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 
 #: name -> overrides of `python train.py`, as typed today.
 LONGER = ["trainer.max_steps=20", "trainer.limit_train_batches=1.0"]
@@ -43,7 +43,7 @@ VOLATILE = ("train/tokens_per_sec",)
 def run(name: str, out: Path) -> dict[str, float]:
     """Train + test one run in-process on one thread; its metrics without the volatile ones."""
     from encdec.cli.train import train
-    from tests.helpers import compose_train
+    from tests.support.helpers import compose_train
 
     torch.set_num_threads(1)
     cfg = compose_train(RUNS[name], out)
@@ -60,7 +60,7 @@ def main() -> None:
     import shutil
     import tempfile
 
-    os.environ.setdefault("ENCDEC_DATA_DIR", str(Path(__file__).parents[2] / "shared" / "data"))
+    os.environ.setdefault("ENCDEC_DATA_DIR", str(Path(__file__).parents[3] / "shared" / "data"))
     results = {}
     LEGACY.mkdir(parents=True, exist_ok=True)
     for name in RUNS:
@@ -104,7 +104,7 @@ def cli_outputs(name: str, ckpt: Path, data_dir: Path, work: Path) -> dict[str, 
     import subprocess
     import sys
 
-    root = Path(__file__).parents[1]
+    root = Path(__file__).parents[2]
     env = {**os.environ, "ENCDEC_DATA_DIR": str(data_dir), "WANDB_MODE": "disabled"}
     run_dir = work / f"eval-{name}"
     subprocess.run(
@@ -130,7 +130,7 @@ def record_cli() -> None:
     import sys
     import tempfile
 
-    data_dir = Path(os.environ.get("ENCDEC_DATA_DIR") or Path(__file__).parents[2] / "shared/data")
+    data_dir = Path(os.environ.get("ENCDEC_DATA_DIR") or Path(__file__).parents[3] / "shared/data")
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in KEPT:
@@ -141,5 +141,5 @@ def record_cli() -> None:
         [sys.executable, "-m", "encdec.export",
          f"ckpt_path={LEGACY / 'translation_lstm_bahdanau.ckpt'}",
          f"out={LEGACY / 'translation_lstm_bahdanau.pt'}"],
-        cwd=Path(__file__).parents[1], check=True, capture_output=True,
+        cwd=Path(__file__).parents[2], check=True, capture_output=True,
     )  # fmt: skip
