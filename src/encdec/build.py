@@ -39,7 +39,6 @@ from encdec.artifacts import (  # noqa: F401 (re-exported: their home before the
 from encdec.artifacts import read_checkpoint as read_checkpoint_file
 from encdec.artifacts import write_model_file as write_package
 from encdec.data.base import BucketedDataModule
-from encdec.data.migrations import upgrade_v3
 from encdec.data.tokenization import PAD, placeholder_tokenizer
 from encdec.data.word2vec import Word2VecSettings, cached_word2vec
 from encdec.errors import CheckpointError, ConfigError, EmbeddingFileError, EncdecError
