@@ -17,8 +17,12 @@ from tests.helpers import compose_train
 #: Options that need a value of the user's before they build (a file, a dataset name).
 REQUIRED = {
     "text_pairs": ["data.splits.train=train.tsv", "data.held_out_size=10"],
-    "hf_pairs": ["data.name=some/dataset", "data.source_field=en", "data.target_field=de"],
-    "squad_json": ["data.files.train=train.json", "data.files.val=dev.json"],
+    "hf_pairs": [
+        "data.source.name=some/dataset",
+        "data.source.source_field=en",
+        "data.source.target_field=de",
+    ],
+    "squad_json": ["data.splits.train=train.json", "data.splits.val=dev.json"],
 }
 #: The groups whose options depend on the task.
 PER_TASK = ("data", "tokenizer", "model", "rnn", "attention", "scheduler")

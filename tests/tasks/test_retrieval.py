@@ -147,6 +147,7 @@ def test_a_small_retriever_beats_random_by_a_wide_margin(data_dir: Path, tmp_pat
 SLOW = [
     "task=retrieval",
     "logger=none",
+    "scheduler=none",  # a constant rate: validation comes only after the last step
     "data.limit_train=4000",
     "data.limit_eval=1000",
     "data.tokenizer.vocab_size=8000",
