@@ -67,7 +67,11 @@ class RetrievalSet:
     def from_rows(cls, rows: Iterable[Sequence[Any]], where: str) -> RetrievalSet:
         """Rows (id, title, context, question, ...) in the `squad` layout -> the set."""
         number: dict[str, int] = {}
-        question_ids, questions, gold, passages, titles = [], [], [], [], []
+        question_ids: list[str] = []
+        questions: list[str] = []
+        gold: list[int] = []
+        passages: list[str] = []
+        titles: list[str] = []
         for qid, title, context, question, *_ in rows:
             if context not in number:
                 number[context] = len(passages)

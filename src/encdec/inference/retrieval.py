@@ -20,6 +20,7 @@ from encdec.data.tokenization import special_ids
 from encdec.inference.inputs import OptionError
 from encdec.inference.kinds import TaskKind
 from encdec.inference.predictor import Predicted, PredictOptions, Warn
+from encdec.models.retriever import DualEncoder
 from encdec.retrieval.index import IndexInfo, VectorIndex, weights_hash
 from encdec.tasks.retrieval import RetrievalTask
 
@@ -47,34 +48,38 @@ class Retriever:
 
     def __init__(self, task: RetrievalTask, batch_size: int = 64) -> None:
         self.task = task.eval()
+        self.net: DualEncoder = task.net
         self.batch_size = batch_size
         self._hash: str | None = None
 
     @property
     def config(self) -> dict[str, Any]:
         """The resolved training config the model was built from."""
-        return self.task.checkpoint_extras.config
+        saved = self.task.checkpoint_extras
+        assert saved is not None, "a loaded task carries its saved config"
+        return saved.config
 
     def _limit(self, name: str) -> int:
         value = (self.config.get("data") or {}).get(name)
-        ok = isinstance(value, int) and not isinstance(value, bool) and value > 0
-        return value if ok else DEFAULT_LIMITS[name]
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+        return DEFAULT_LIMITS[name]
 
     @property
     def model_hash(self) -> str:
         """SHA-256 of the weights: what an index built with this model records."""
         if self._hash is None:
-            self._hash = weights_hash(self.task.net)
+            self._hash = weights_hash(self.net)
         return self._hash
 
     @property
     def pooling(self) -> str:
-        return self.task.net.pooling
+        return self.net.pooling
 
     @torch.no_grad()
-    def _encode(self, texts: Sequence[str], passages: bool) -> np.ndarray:
-        texts = [texts] if isinstance(texts, str) else list(texts)
-        net, tok = self.task.net, self.task.tokenizer
+    def _encode(self, given: str | Sequence[str], passages: bool) -> np.ndarray:
+        texts = [given] if isinstance(given, str) else list(given)
+        net, tok = self.net, self.task.tokenizer
         ids = special_ids(tok)
         limit = self._limit("max_passage_len" if passages else "max_question_len")
         encode = net.encode_passages if passages else net.encode_questions
@@ -100,7 +105,7 @@ class Retriever:
         model's hash and pooling, so another model's questions are refused on loading it."""
         vectors = self.encode_passages(passages)
         info = IndexInfo(
-            self.model_hash, self.pooling, self.task.net.dim, len(vectors), self.task.net.normalize
+            self.model_hash, self.pooling, self.net.dim, len(vectors), self.net.normalize
         )
         return VectorIndex(vectors, info, backend=backend)
 
@@ -113,11 +118,12 @@ class Retriever:
         if not isinstance(k, int) or isinstance(k, bool) or k <= 0:
             raise ValueError(f"k={k!r}: give a positive whole number of passages.")
         one = isinstance(question, str)
-        questions = [question] if one else list(question)
+        questions: list[str] = [question] if isinstance(question, str) else list(question)
         texts = None if isinstance(passages, VectorIndex) else list(passages)
         if texts is not None and not texts:
             raise ValueError("passages is empty: give at least one passage to search.")
-        index = passages if isinstance(passages, VectorIndex) else self.index(texts)
+        index = self.index(texts) if texts is not None else passages
+        assert isinstance(index, VectorIndex)
         if index.info.model_hash != self.model_hash:
             raise ValueError(
                 "the index was built by another model (its model_hash differs): build it again "
@@ -152,4 +158,4 @@ class Retriever:
         raise OptionError(NOT_LINES)
 
     def describe(self) -> dict[str, Any]:
-        return {"pooling": self.pooling, "dim": self.task.net.dim, "share": self.task.net.share}
+        return {"pooling": self.pooling, "dim": self.net.dim, "share": self.net.share}

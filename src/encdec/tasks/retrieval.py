@@ -49,6 +49,7 @@ class RetrievalTask(Task):
     """
 
     metric: RetrievalMetrics
+    net: DualEncoder
 
     def __init__(
         self,
