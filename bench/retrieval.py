@@ -13,9 +13,10 @@ scores, English stop words, Porter stems); with --encoder also the dense retriev
 (reciprocal rank fusion of both). Latency: the median time to search one question (tokenize or
 encode it, then search), over 200 questions, one at a time.
 
---encoder comes with task=retrieval: it will take a trained retrieval model file (or checkpoint),
-encode the collection with its passage encoder into a `VectorIndex` and the questions with its
-question encoder; everything after the encoding (`dense_ranking`, fusion, metrics) is already here.
+--encoder takes a trained retrieval model file or checkpoint (`python train.py task=retrieval`):
+`encdec.load` gives its `Retriever`, whose passage encoder fills a `VectorIndex` of the collection
+and whose question encoder encodes the questions. The questions and paragraphs are read through
+the data layer's question source (`QAFiles`: the files data=squad_retrieval trains on).
 """
 
 from __future__ import annotations
@@ -31,12 +32,14 @@ from pathlib import Path
 
 import numpy as np
 
+import encdec
+from encdec.data.retrieval import RetrievalSet, read_retrieval_set
+from encdec.data.sources import QAFiles
 from encdec.retrieval.bm25 import BM25Retriever
 from encdec.retrieval.fusion import reciprocal_rank_fusion
 from encdec.retrieval.index import IndexInfo, VectorIndex
 from encdec.retrieval.metrics import evaluate, gold_ranks
 from encdec.retrieval.ranking import Ranking
-from encdec.retrieval.squad_pairs import SquadPairs, read_squad_pairs
 
 KS = (1, 5, 20)
 DEPTH = 100  # passages ranked per question: recall@20 and MRR@100
@@ -47,19 +50,22 @@ Encode = Callable[[Sequence[str]], np.ndarray]
 
 
 def load_encoder(path: str) -> tuple[Encode, Encode, str, str]:
-    """(encode questions, encode passages, weights hash, pooling) of a trained retrieval model.
-
-    The hook for task=retrieval (issue 29): `encdec.load(path)` will return the retrieval
-    predictor; until then no model file holds a dual encoder.
-    """
-    raise SystemExit(
-        f"--encoder {path}: dense retrieval comes with task=retrieval (issue 29); for now this "
-        f"benchmark runs BM25 only (leave out --encoder)."
-    )
+    """(encode questions, encode passages, weights hash, pooling) of a trained retrieval model
+    file or checkpoint; another task's model stops with one line."""
+    try:
+        model = encdec.load(path)
+    except (OSError, ValueError) as err:
+        raise SystemExit(f"--encoder {path}: {err}") from None
+    if model.kind != "retrieval":
+        raise SystemExit(
+            f"--encoder {path}: a {model.kind} model, not a retriever; give a model trained "
+            f"with task=retrieval."
+        )
+    return model.encode_questions, model.encode_passages, model.model_hash, model.pooling
 
 
 def dense_ranking(
-    questions: Encode, passages: Encode, pairs: SquadPairs, model_hash: str, pooling: str
+    questions: Encode, passages: Encode, pairs: RetrievalSet, model_hash: str, pooling: str
 ) -> tuple[Ranking, VectorIndex]:
     """Encode the collection into an exact index and rank it for every question."""
     vectors = passages(pairs.passages)
@@ -78,14 +84,14 @@ def latency_ms(search_one: Callable[[str], object], questions: Sequence[str]) ->
     return 1000 * statistics.median(times)
 
 
-def report(name: str, collection: str, ranking: Ranking, pairs: SquadPairs, extra: str) -> None:
+def report(name: str, collection: str, ranking: Ranking, pairs: RetrievalSet, extra: str) -> None:
     ranks = gold_ranks(ranking.ids, pairs.gold)
     scores = evaluate(ranks, depth=ranking.depth, ks=KS, collection=len(pairs.passages))
     recalls = " | ".join(f"{scores.recall[k]:.3f}" for k in KS)
     print(f"| {collection} | {name} | {recalls} | {scores.mrr:.3f} | {extra} |", flush=True)
 
 
-def run(collection: str, pairs: SquadPairs, encoder: tuple | None, threads: int) -> None:
+def run(collection: str, pairs: RetrievalSet, encoder: tuple | None, threads: int) -> None:
     start = time.perf_counter()
     bm25 = BM25Retriever(pairs.passages)
     built = time.perf_counter() - start
@@ -133,7 +139,7 @@ def main() -> None:
     parser.add_argument(
         "--encoder",
         default=None,
-        help="a trained retrieval model file: adds the dense and hybrid rows (comes with task=retrieval)",
+        help="a trained retrieval model file or checkpoint (task=retrieval): adds the dense and hybrid rows",
     )
     args = parser.parse_args()
     collections = [c.strip() for c in args.collections.split(",") if c.strip()]
@@ -141,7 +147,8 @@ def main() -> None:
         parser.error(f"--collections={args.collections}: choose dev, open or dev,open.")
     encoder = load_encoder(args.encoder) if args.encoder else None
 
-    dev = read_squad_pairs(args.data_dir / "validation.jsonl")
+    source = QAFiles(pattern="{split}.jsonl")
+    dev = read_retrieval_set(source, "validation", args.data_dir)
     print(
         f"SQuAD dev: {len(dev.questions)} questions over {len(dev.passages)} paragraphs; bm25s, 1 thread for one question\n"
     )
@@ -151,7 +158,7 @@ def main() -> None:
         if collection == "dev":
             run(f"dev ({len(dev.passages):,} paragraphs)", dev, encoder, args.threads)
         else:
-            train = read_squad_pairs(args.data_dir / "train.jsonl")
+            train = read_retrieval_set(source, "train", args.data_dir)
             both = dev.with_passages(train)
             run(f"open ({len(both.passages):,} paragraphs)", both, encoder, args.threads)
     print(f"\n(command: {shlex.join(['python', *sys.argv])})")

@@ -45,9 +45,9 @@ ATTENTIONS = options("attention")
 
 
 def test_groups_have_the_documented_options() -> None:
-    assert TASKS == ["qa", "summarization", "translation"]
+    assert TASKS == ["qa", "retrieval", "summarization", "translation"]
     assert options("preset") == TASKS  # what each task starts with
-    assert options("model") == ["reader", "seq2seq", "transformer"]
+    assert options("model") == ["reader", "retriever", "seq2seq", "transformer"]
     assert RNNS == ["gru", "lstm", "rnn"]
     assert options("tokenizer") == ["bpe", "lower_word", "word"]
     assert ATTENTIONS == ["bahdanau", "luong_concat", "luong_dot", "luong_general", "none"]
@@ -81,8 +81,12 @@ def test_scheduler_options_build(task: str, scheduler: str) -> None:
         assert built.T_max == 7
 
 
+#: The tasks whose networks attend (the retriever's two encoders do not: its own test below).
+ATTENDING = [t for t in TASKS if t != "retrieval"]
+
+
 @pytest.mark.parametrize(
-    ("task", "rnn", "attention"), list(itertools.product(TASKS, RNNS, ATTENTIONS))
+    ("task", "rnn", "attention"), list(itertools.product(ATTENDING, RNNS, ATTENTIONS))
 )
 def test_task_rnn_attention_compose_and_build(task: str, rnn: str, attention: str) -> None:
     cfg = compose_train([f"task={task}", f"rnn={rnn}", f"attention={attention}"])
@@ -106,6 +110,14 @@ def test_task_rnn_attention_compose_and_build(task: str, rnn: str, attention: st
     assert isinstance(attention_module, expected)
     if attention.startswith("luong_"):
         assert attention_module.score_name == attention.removeprefix("luong_")
+
+
+@pytest.mark.parametrize("rnn", RNNS)
+def test_the_retriever_takes_every_cell_and_no_attention(rnn: str) -> None:
+    net = build_net(compose_train(["task=retrieval", f"rnn={rnn}"]).model)
+    assert net.question_encoder.rnn_type == rnn and net.passage_encoder.rnn_type == rnn
+    with pytest.raises(ConfigError, match="model.attention: not an option of"):
+        build.check_options(compose_train(["task=retrieval", "attention=bahdanau"]).model, "model")
 
 
 @pytest.mark.parametrize("task", ["translation", "summarization"])

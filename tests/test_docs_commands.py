@@ -172,7 +172,7 @@ COMMANDS = [command for path in DOCS for command in extract(path)]
 def test_the_docs_hold_commands_of_every_entry_point_and_task() -> None:
     assert {c.config for c in COMMANDS} == set(ENTRY_POINTS.values())
     readme = [c for c in COMMANDS if c.source.startswith("README.md")]
-    for task in ("translation", "summarization", "qa"):  # one quick start per task
+    for task in ("translation", "summarization", "qa", "retrieval"):  # one quick start per task
         assert any(f"task={task}" in c.overrides for c in readme), task
     assert any(c.multirun for c in COMMANDS)
 

@@ -1,5 +1,6 @@
 """The downstream metrics as objects a task's config builds (`task.metric`): sacreBLEU
-(`Bleu`), ROUGE-1/2/L (`Rouge`) and SQuAD exact match / F1 (`SquadMetrics`).
+(`Bleu`), ROUGE-1/2/L (`Rouge`), SQuAD exact match / F1 (`SquadMetrics`) and retrieval
+recall@k / MRR (`RetrievalMetrics`).
 
 Each scores a whole split at once and returns the figures the task logs, keyed by their logged
 name without the stage (`bleu`, `rouge1`, `rouge1_multi`, `em`, ...): adding a metric is a class
@@ -9,13 +10,16 @@ here and a `_target_` in conf/task/, not a branch in a task.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import numpy as np
 from sacrebleu.metrics import BLEU
 from torchmetrics.functional.text import rouge_score, squad
 
 from encdec.errors import ConfigError
+from encdec.retrieval.metrics import evaluate, ranks_from_scores
 from encdec.scoring import literature_bleu, rouge_multi
 
 ROUGE_KEYS = ("rouge1", "rouge2", "rougeL")
@@ -205,3 +209,32 @@ class SquadMetrics:
         self, predictions: dict[str, str], references: dict[str, dict[str, list]]
     ) -> Score:
         return Score(squad_em_f1(predictions, references), ("em", "f1"))
+
+
+class RetrievalMetrics:
+    """Recall@k for each k of `ks` (logged `recall_<k>`: names that checkpoint file names and
+    W&B keys take as they are) and the mean reciprocal rank (`mrr`) of the right passage, each
+    question ranking the whole collection (encdec.retrieval.metrics; ties count against it)."""
+
+    def __init__(self, ks: Sequence[int] = (1, 5, 20), monitor: str = "mrr") -> None:
+        ks = tuple(ks)
+        if not ks or any(not isinstance(k, int) or isinstance(k, bool) or k <= 0 for k in ks):
+            raise ConfigError(
+                f"task.metric.ks={list(ks)}: give positive whole numbers, e.g. [1,5,20]."
+            )
+        self.ks = tuple(sorted(set(ks)))
+        self.monitor = check_monitor(self, monitor, self.figures)
+
+    @property
+    def figures(self) -> tuple[str, ...]:
+        return (*(f"recall_{k}" for k in self.ks), "mrr")
+
+    def __call__(self, scores: np.ndarray, gold: np.ndarray) -> Score:
+        """scores (Q, P) of every passage for every question, gold (Q,) the right passage of
+        each -> recall_<k> and mrr (fractions in [0, 1])."""
+        scores = np.asarray(scores)
+        ranks = ranks_from_scores(scores, gold)
+        found = evaluate(ranks, depth=scores.shape[1], ks=self.ks, collection=scores.shape[1])
+        values = {f"recall_{k}": value for k, value in found.recall.items()} | {"mrr": found.mrr}
+        record = {"questions": found.count, "passages": int(scores.shape[1])}
+        return Score(values, (self.figures[min(1, len(self.ks) - 1)], "mrr"), record)

@@ -1,4 +1,4 @@
-"""bench/retrieval.py runs as documented on a tiny SQuAD folder; --encoder answers in one line."""
+"""bench/retrieval.py runs as documented on a tiny SQuAD folder, with and without --encoder."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def squad_folder(tmp_path: Path) -> Path:
                         "title": topic,
                         "context": context,
                         "question": f"What is the {topic}?",
-                        "answers": {},
+                        "answers": {"text": [topic], "answer_start": [4]},
                     }
                 )  # fmt: skip
             )
@@ -55,13 +55,41 @@ def test_bm25_rows_for_both_collections(tmp_path: Path) -> None:
     assert f"(command: python {REPO / 'bench' / 'retrieval.py'} --data-dir {folder})" in done.stdout
 
 
-def test_encoder_option_is_announced_in_one_line(tmp_path: Path) -> None:
-    done = bench("--data-dir", str(squad_folder(tmp_path)), "--encoder", "model.pt")
+def test_encoder_that_is_not_a_retriever_is_one_line(tmp_path: Path) -> None:
+    from tests.support.helpers import TRANSLATION_MODEL
+
+    folder = squad_folder(tmp_path)
+    done = bench("--data-dir", str(folder), "--encoder", str(TRANSLATION_MODEL))
     assert done.returncode != 0
     assert done.stderr.strip().splitlines() == [
-        "--encoder model.pt: dense retrieval comes with task=retrieval (issue 29); for now this "
-        "benchmark runs BM25 only (leave out --encoder)."
+        f"--encoder {TRANSLATION_MODEL}: a translation model, not a retriever; give a model "
+        f"trained with task=retrieval."
     ]
+    done = bench("--data-dir", str(folder), "--encoder", str(tmp_path / "missing.pt"))
+    assert done.returncode != 0 and len(done.stderr.strip().splitlines()) == 1
+    assert done.stderr.startswith(f"--encoder {tmp_path / 'missing.pt'}: ")
+
+
+def test_encoder_rows_of_a_retrieval_model_file(tmp_path: Path) -> None:
+    """A (here untrained) task=retrieval model file adds the dense and hybrid rows."""
+    from encdec import build
+    from tests.support.helpers import compose_train
+
+    folder = squad_folder(tmp_path)
+    cfg = compose_train(
+        [
+            "task=retrieval",
+            f"data.data_dir={folder}",
+            "model.embedding_dim=8",
+            "model.hidden_dim=4",
+        ],
+        output_dir=tmp_path,
+    )
+    model = build.write_model_file(build.assemble(cfg).task, tmp_path / "retriever.pt")
+    done = bench("--data-dir", str(folder), "--collections", "dev", "--encoder", str(model))
+    assert done.returncode == 0, done.stderr
+    rows = [line.split(" | ")[1] for line in done.stdout.splitlines() if "| dev (3" in line]
+    assert rows == ["BM25", "dense", "hybrid (RRF)"]
 
 
 def test_dense_and_hybrid_rows_with_a_stand_in_encoder(tmp_path: Path, capsys) -> None:
@@ -70,7 +98,8 @@ def test_dense_and_hybrid_rows_with_a_stand_in_encoder(tmp_path: Path, capsys) -
 
     import numpy as np
 
-    from encdec.retrieval.squad_pairs import read_squad_pairs
+    from encdec.data.retrieval import read_retrieval_set
+    from encdec.data.sources import QAFiles
 
     spec = importlib.util.spec_from_file_location(
         "bench_retrieval", REPO / "bench" / "retrieval.py"
@@ -85,7 +114,7 @@ def test_dense_and_hybrid_rows_with_a_stand_in_encoder(tmp_path: Path, capsys) -
                 vectors[i, sum(map(ord, word)) % 64] += 1.0
         return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
-    pairs = read_squad_pairs(squad_folder(tmp_path) / "validation.jsonl")
+    pairs = read_retrieval_set(QAFiles(), "validation", squad_folder(tmp_path))
     module.run("dev", pairs, (bag_of_words, bag_of_words, "h" * 64, "mean"), threads=1)
     rows = capsys.readouterr().out.splitlines()
     assert [r.split(" | ")[1] for r in rows] == ["BM25", "dense", "hybrid (RRF)"]

@@ -40,6 +40,7 @@ def test_an_old_model_file_gets_its_kind_from_its_config() -> None:
 
 def test_the_kind_of_a_config() -> None:
     assert kind_of_config({"task": {"_target_": "encdec.tasks.QATask"}}) == "qa"
+    assert kind_of_config({"task": {"_target_": "encdec.tasks.RetrievalTask"}}) == "retrieval"
     seq2seq = {"_target_": "encdec.tasks.Seq2SeqTask"}
     assert kind_of_config({"task": {**seq2seq, "metric": "rouge"}}) == "summarization"
     assert kind_of_config({"task": {**seq2seq, "metric": "bleu"}}) == "translation"

@@ -1,4 +1,4 @@
-"""Which job a trained model does: "translation", "summarization" or "qa".
+"""Which job a trained model does: "translation", "summarization", "qa" or "retrieval".
 
 Recorded beside the config when a run starts (`recorded_kind`: the chosen `task=` config, else
 the config's content) and saved in every checkpoint and model file as `task_kind`, so nothing
@@ -12,18 +12,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal, get_args
 
-TaskKind = Literal["translation", "summarization", "qa"]
+TaskKind = Literal["translation", "summarization", "qa", "retrieval"]
 KINDS: tuple[str, ...] = get_args(TaskKind)
 
 
 def kind_of_config(config: Mapping[str, Any]) -> TaskKind:
-    """The kind a saved config describes: a QATask answers questions; a Seq2SeqTask scored with
-    ROUGE summarizes; any other Seq2SeqTask translates."""
+    """The kind a saved config describes: a QATask answers questions; a RetrievalTask finds
+    passages; a Seq2SeqTask scored with ROUGE summarizes; any other Seq2SeqTask translates."""
     task = config.get("task") or {}
     if not isinstance(task, Mapping):
         return "translation"
-    if str(task.get("_target_", "")).rsplit(".", 1)[-1] == "QATask":
+    target = str(task.get("_target_", "")).rsplit(".", 1)[-1]
+    if target == "QATask":
         return "qa"
+    if target == "RetrievalTask":
+        return "retrieval"
     metric = task.get("metric")
     if isinstance(metric, Mapping):  # a metric object's config (`_target_: ...Rouge`)
         metric = str(metric.get("_target_", "")).rsplit(".", 1)[-1]

@@ -5,7 +5,9 @@ place that maps a trained task to the object using it (`predictor_for`).
 - "translation" / "summarization": an `encdec.inference.translator.Translator` (text in, text
   out: `model(texts)`, `model.n_best(texts, n)`),
 - "qa": an `encdec.inference.answering.QuestionAnswerer` (`model(question, context)` -> a span
-  with character offsets and score, `model.n_best(question, context, n)`).
+  with character offsets and score, `model.n_best(question, context, n)`),
+- "retrieval": an `encdec.inference.retrieval.Retriever` (`model.search(question, passages, k)`,
+  `encode_questions` / `encode_passages`).
 Each also answers predict.py's input lines (`predict_lines`), says what the server shows
 about it (`describe`) and gives each text's semantic vector (`encode`).
 """
@@ -103,11 +105,14 @@ def predictor_for(task: Any, kind: TaskKind) -> Predictor:
     does not fit the task the file builds)."""
     from encdec.errors import CheckpointError  # noqa: PLC0415
     from encdec.inference.answering import QuestionAnswerer  # noqa: PLC0415
+    from encdec.inference.retrieval import Retriever  # noqa: PLC0415
     from encdec.inference.translator import Translator  # noqa: PLC0415
-    from encdec.tasks import QATask, Seq2SeqTask  # noqa: PLC0415
+    from encdec.tasks import QATask, RetrievalTask, Seq2SeqTask  # noqa: PLC0415
 
     if kind == "qa" and isinstance(task, QATask):
         return QuestionAnswerer(task)
+    if kind == "retrieval" and isinstance(task, RetrievalTask):
+        return Retriever(task)
     if kind in ("translation", "summarization") and isinstance(task, Seq2SeqTask):
         return Translator(task, kind)
     raise CheckpointError(

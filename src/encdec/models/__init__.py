@@ -5,6 +5,7 @@ from encdec.models.decoder import Decoder, DecoderState, Memory
 from encdec.models.encoder import Encoder, EncoderOutput
 from encdec.models.protocols import Seq2SeqNetwork
 from encdec.models.reader import DocumentReader
+from encdec.models.retriever import DualEncoder
 from encdec.models.seq2seq import Seq2Seq
 from encdec.models.transformer import TransformerSeq2Seq
 
@@ -14,6 +15,7 @@ __all__ = [
     "LuongAttention",
     "Decoder",
     "DocumentReader",
+    "DualEncoder",
     "DecoderState",
     "Memory",
     "Encoder",
