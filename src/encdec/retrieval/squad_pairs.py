@@ -81,7 +81,11 @@ def read_squad_pairs(path: str | Path) -> SquadPairs:
     """Question -> paragraph pairs of one SQuAD JSON lines file, over its distinct paragraphs."""
     path = Path(path)
     number: dict[str, int] = {}
-    question_ids, questions, gold, passages, titles = [], [], [], [], []
+    question_ids: list[str] = []
+    questions: list[str] = []
+    gold: list[int] = []
+    passages: list[str] = []
+    titles: list[str] = []
     for _, row in _rows(path):
         context = row["context"]
         if context not in number:
