@@ -26,9 +26,9 @@ from typing import Any
 import torch
 from tokenizers import Tokenizer
 
+from encdec.data.migrations import upgrade_v3 as upgrade_data_v3
 from encdec.errors import CheckpointError
 from encdec.files import atomic_save
-from encdec.data.migrations import upgrade_v3 as upgrade_data_v3
 from encdec.tasks.upgrade import upgrade_v3 as upgrade_task_v3
 from encdec.trust import check_saved_config, check_state_dict, check_tokenizer_json
 
