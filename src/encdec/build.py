@@ -18,12 +18,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast
 
 import torch
 from hydra.errors import InstantiationException
 from hydra.utils import get_class, instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 from tokenizers import Tokenizer
 from torch import nn
 
@@ -57,6 +57,12 @@ from encdec.trust import (  # noqa: F401 (re-exported: their home before the spl
 from encdec.trust import check_saved_config as check_targets  # noqa: F401 (its old name)
 
 log = logging.getLogger(__name__)
+
+
+class _HasEmbeddings(Protocol):
+    """What pretrained vectors fill: every network's embedding matrices."""
+
+    def embeddings(self) -> list[nn.Embedding]: ...
 
 
 def _instantiate(section: Any, name: str, **kwargs: Any) -> Any:
@@ -94,7 +100,7 @@ class Embeddings:
     def from_config(cls, cfg: DictConfig) -> Embeddings:
         section = cfg.get("embeddings") or {}
         options = OmegaConf.to_container(section, resolve=True) if section else {}
-        return cls(**options)
+        return cls(**cast(dict[str, Any], options))  # a mapping section
 
     def word2vec_settings(self) -> Word2VecSettings | None:
         if self.word2vec is None:
@@ -121,18 +127,20 @@ class Embeddings:
 
     def apply(self, net: nn.Module, datamodule: BucketedDataModule, dim: int) -> None:
         """Fill the network's embedding matrices (training only: a checkpoint holds them)."""
-        path = self.vectors
+        path: str | Path | None = self.vectors
+        tokenizer = datamodule.tokenizer
+        assert tokenizer is not None  # made by prepare_data
         settings = self.word2vec_settings()
         if settings is not None:
             path = cached_word2vec(
                 datamodule.training_texts(),
-                datamodule.tokenizer,
+                tokenizer,
                 dim,
                 settings,
                 datamodule.cache_dir,
             )
         if path:
-            load_pretrained(net.embeddings(), datamodule.tokenizer.get_vocab(), path)
+            load_pretrained(cast(_HasEmbeddings, net).embeddings(), tokenizer.get_vocab(), path)
 
 
 @dataclass
@@ -171,7 +179,7 @@ class EncoderInit:
         section = cfg.get("init") or {}
         options = OmegaConf.to_container(section, resolve=True) if section else {}
         try:
-            return cls(**options)
+            return cls(**cast(dict[str, Any], options))  # a mapping section
         except TypeError as err:
             raise ConfigError(
                 f"init: {err}; the options are encoder_from, freeze_encoder_steps, tokenizer."
@@ -244,7 +252,8 @@ def check_config(cfg: DictConfig) -> None:
     """Every constructor's own checks, run before any data loads: the datamodule is constructed
     (it reads nothing yet), the network and task are built once on a placeholder vocabulary.
     A mistake ends here as one ConfigError line. Random state is left as it was."""
-    get_class(cfg.task._target_).check_data(get_class(cfg.data._target_))  # task and data fit
+    task_class: type[Task] = get_class(cfg.task._target_)
+    task_class.check_data(get_class(cfg.data._target_))  # task and data fit
     for name in ("data", "model", "task"):
         check_options(cfg[name], name)
     build_datamodule(cfg.data)
@@ -283,14 +292,16 @@ def assemble(cfg: DictConfig) -> Assembled:
     if given is not None:  # the data is encoded with the source's tokenizer, not one of its own
         datamodule.tokenizer = given
     datamodule.prepare_data()
+    tokenizer = datamodule.tokenizer
+    assert tokenizer is not None  # made by prepare_data
     embeddings = Embeddings.from_config(cfg)
     dim = embeddings.dimension(cfg.model.embedding_dim)
-    net = build_network(cfg.model, datamodule.tokenizer, dim)
+    net = build_network(cfg.model, tokenizer, dim)
     embeddings.apply(net, datamodule, dim)
-    carried = [f"net.{n}" for n in init.apply(net, source, datamodule.tokenizer)]
-    task = build_task(cfg.task, net, datamodule.tokenizer)
+    carried = [f"net.{n}" for n in init.apply(net, source, tokenizer)]
+    task = build_task(cfg.task, net, tokenizer)
     task.checkpoint_extras = SavedModel.new(
-        plain(cfg, resolve=True), datamodule.tokenizer, task_kind=recorded_kind(cfg)
+        plain(cfg, resolve=True), tokenizer, task_kind=recorded_kind(cfg)
     )
     return Assembled(datamodule, task, carried, init.freeze_encoder_steps)
 
@@ -321,7 +332,7 @@ class Loaded:
     @property
     def kind(self) -> TaskKind:
         """The task kind the file records: translation, summarization or qa (inference.kinds)."""
-        return self.task.checkpoint_extras.task_kind
+        return saved_kind({"task_kind": record(self.task).task_kind}, self.config)
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -457,7 +468,7 @@ def data_config(
         source,
         overrides,
     )
-    data = OmegaConf.create(safe)
+    data: DictConfig | ListConfig = OmegaConf.create(safe)
     if overrides:
         data = OmegaConf.merge(data, OmegaConf.create(dict(overrides)))
     assert isinstance(data, DictConfig)

@@ -187,12 +187,15 @@ class Rouge:
         values = rouge_f1(hypotheses, [[r] for r in references], self.stemmer)
         several = all_references is not None and any(len(r) > 1 for r in all_references)
         if several:
+            assert all_references is not None  # several: some example has several
             multi = rouge_f1(hypotheses, all_references, self.stemmer)
             values |= {f"{key}_multi": value for key, value in multi.items()}
         # rougeLsum (and the _mean / _best figures) need rouge-score; the first reference leads
         # each list, so rougeLsum is against the same reference as rouge1/2/L.
-        every = all_references if several else [[r] for r in references]
-        literature = rouge_multi(hypotheses, every, self.stemmer)  # type: ignore[arg-type]
+        every = (
+            all_references if several and all_references is not None else [[r] for r in references]
+        )
+        literature = rouge_multi(hypotheses, every, self.stemmer)
         values["rougeLsum"] = literature["rougeLsum"]
         if several:
             values |= {k: v for k, v in literature.items() if k.endswith(("_mean", "_best"))}

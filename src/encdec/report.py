@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 
-def collect(sweep_dir: Path) -> list[dict[str, object]]:
+def collect(sweep_dir: Path) -> list[dict[str, str | float]]:
     """One row per finished job: its number, the overrides that vary across jobs, its metrics."""
     jobs = []
     for job in sorted(
@@ -60,12 +60,12 @@ def job_monitor(sweep_dir: Path) -> str | None:
     return None
 
 
-def logged_metrics(rows: list[dict[str, object]]) -> list[str]:
+def logged_metrics(rows: list[dict[str, str | float]]) -> list[str]:
     """The metric names (`stage/name`) at least one job logged, sorted."""
     return sorted({k for row in rows for k in row if "/" in k})
 
 
-def choose_metric(sweep_dir: Path, rows: list[dict[str, object]], metric: str | None) -> str:
+def choose_metric(sweep_dir: Path, rows: list[dict[str, str | float]], metric: str | None) -> str:
     """The metric to sort and plot by: `metric` if given, else the monitor or its test twin.
 
     Stops (SystemExit with a message, exit status 1) when the jobs did not log it.
@@ -87,7 +87,7 @@ def choose_metric(sweep_dir: Path, rows: list[dict[str, object]], metric: str | 
     )
 
 
-def write_csv(rows: list[dict[str, object]], path: Path) -> None:
+def write_csv(rows: list[dict[str, str | float]], path: Path) -> None:
     columns = list(dict.fromkeys(key for row in rows for key in row))
     with path.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns)
@@ -95,7 +95,7 @@ def write_csv(rows: list[dict[str, object]], path: Path) -> None:
         writer.writerows(rows)
 
 
-def plot(rows: list[dict[str, object]], swept: list[str], metric: str, path: Path) -> None:
+def plot(rows: list[dict[str, str | float]], swept: list[str], metric: str, path: Path) -> None:
     """Bar chart of the objective per job, labelled by the swept values."""
     import matplotlib  # noqa: PLC0415 (matplotlib: heavy, only to draw the chart)
 
@@ -121,7 +121,7 @@ def plot(rows: list[dict[str, object]], swept: list[str], metric: str, path: Pat
 
 def report(
     sweep_dir: Path, metric: str | None = None, maximize: bool = True
-) -> list[dict[str, object]]:
+) -> list[dict[str, str | float]]:
     """Print the table, write report.csv and report.png; `metric` None: the jobs' monitor."""
     rows = collect(sweep_dir)
     if not rows:

@@ -226,7 +226,7 @@ def check_options(section: Any, name: str) -> None:
         params = inspect.signature(cls).parameters
         if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
             continue
-        unknown = [k for k in block if k not in params and k not in HYDRA_KEYS]
+        unknown = [str(k) for k in block if k not in params and k not in HYDRA_KEYS]
         if unknown:
             options = ", ".join(p for p in params if p not in ("self", "net", "tokenizer"))
             raise ConfigError(

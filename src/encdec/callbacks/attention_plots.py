@@ -6,6 +6,8 @@ into a near-diagonal alignment: a quick check that the model learns to align, no
 
 from __future__ import annotations
 
+from typing import Any, Protocol, cast
+
 import lightning as L
 import numpy as np
 import torch
@@ -13,7 +15,24 @@ from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from encdec.data.batching import Collator
+from encdec.data.batching import Batch, Collator
+
+
+class _AttendingTask(Protocol):
+    """What the heatmaps use of a task (one with `decode`, checked before use)."""
+
+    ids: dict[str, int]
+    tokenizer: Any  # a tokenizers.Tokenizer
+    device: torch.device
+    training: bool
+
+    def decode(self, batch: Batch, beam_size: int, return_attention: bool) -> list[Any]: ...
+
+    def detokenize(self, tokens: list[int], oov: list[str] | None = None) -> str: ...
+
+    def eval(self) -> Any: ...
+
+    def train(self, mode: bool = True) -> Any: ...
 
 
 def heatmap(
@@ -22,7 +41,7 @@ def heatmap(
     """Render attention weights (T, S) as an RGB image (H, W, 3): source across, output down."""
     rows, cols = weights.shape
     fig = Figure(figsize=(max(4.0, 0.32 * cols + 2.0), max(3.0, 0.3 * rows + 1.6)), dpi=100)
-    FigureCanvasAgg(fig)
+    canvas = FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     image = ax.imshow(weights, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
     ax.set_xticks(range(cols), source, rotation=90, fontsize=8)
@@ -33,8 +52,8 @@ def heatmap(
         ax.set_title(title, fontsize=9)
     fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02)
     fig.tight_layout()
-    fig.canvas.draw()
-    return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
 
 class AttentionHeatmaps(L.Callback):
@@ -51,25 +70,28 @@ class AttentionHeatmaps(L.Callback):
     def _images(
         self, trainer: L.Trainer, pl_module: L.LightningModule
     ) -> tuple[list[np.ndarray], list[str]]:
-        datasets = getattr(trainer.datamodule, "datasets", {})
+        # Lightning sets `trainer.datamodule` at run time; its class does not declare it.
+        datamodule = trainer.datamodule  # type: ignore[attr-defined]
+        datasets = getattr(datamodule, "datasets", {})
         if "val" not in datasets or not hasattr(pl_module, "decode"):
             return [], []
+        task = cast(_AttendingTask, pl_module)
         ds = datasets["val"]
         examples = [ds[i] for i in range(min(self.num_sentences, len(ds)))]
-        ids = pl_module.ids
-        collate = getattr(trainer.datamodule, "collate_fn", None)  # knows the copy vocabulary
+        ids = task.ids
+        collate = getattr(datamodule, "collate_fn", None)  # knows the copy vocabulary
         batch = (collate("val") if collate else Collator(ids["pad"], ids["bos"], ids["eos"]))(
             examples
         )
-        batch.src = batch.src.to(pl_module.device)
+        batch.src = batch.src.to(task.device)
         if batch.src_ext is not None:
-            batch.src_ext = batch.src_ext.to(pl_module.device)
-        was_training = pl_module.training
-        pl_module.eval()
+            batch.src_ext = batch.src_ext.to(task.device)
+        was_training = task.training
+        task.eval()
         with torch.no_grad():
-            hyps = pl_module.decode(batch, beam_size=1, return_attention=True)
-        pl_module.train(was_training)
-        tok = pl_module.tokenizer
+            hyps = task.decode(batch, beam_size=1, return_attention=True)
+        task.train(was_training)
+        tok = task.tokenizer
         images, captions = [], []
         oovs = batch.oov or [[] for _ in examples]
         for example, hyp, oov in zip(examples, hyps, oovs, strict=True):
@@ -85,9 +107,7 @@ class AttentionHeatmaps(L.Callback):
             output += ["</s>"] * (weights.shape[0] - len(output))  # the EOS step, if taken
             source = [piece(t) for t in src_ids]
             images.append(heatmap(weights, source, output, title=src_text))
-            text = (
-                pl_module.detokenize(hyp.tokens, oov) if oov else pl_module.detokenize(hyp.tokens)
-            )
+            text = task.detokenize(hyp.tokens, oov) if oov else task.detokenize(hyp.tokens)
             captions.append(f"{src_text} → {text} (ref: {tgt_text})")
         return images, captions
 

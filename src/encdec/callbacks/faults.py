@@ -44,7 +44,9 @@ class RngState(L.Callback):
         self._pending: dict[str, Any] | None = None
 
     def state_dict(self) -> dict[str, Any]:
-        kind, keys, pos, has_gauss, gauss = np.random.get_state()
+        numpy_state = np.random.get_state()
+        assert isinstance(numpy_state, tuple)  # the legacy (MT19937) form, the default
+        kind, keys, pos, has_gauss, gauss = numpy_state
         state = {  # tensors and plain Python values only, so weights_only loading accepts them
             "torch": torch.get_rng_state(),
             "python": random.getstate(),

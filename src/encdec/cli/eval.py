@@ -77,6 +77,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     if trainer.is_global_zero:  # hardware=ddp_cpu: every rank has the same (synced) metrics
         save_metrics(metrics, Path(cfg.paths.output_dir) / "metrics.json")
+        assert loaded.datamodule is not None  # loaded with_data=True
         split = loaded.datamodule.splits.get(cfg.split, cfg.split)
         print_metrics(metrics, f"{cfg.ckpt_path} on {cfg.split} ({split})")
     return metrics

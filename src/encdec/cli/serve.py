@@ -4,6 +4,7 @@ trained model over HTTP (encdec.serving: LitServe, /predict, /health, /model, a 
 from __future__ import annotations
 
 import logging
+from typing import Any, cast
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -42,7 +43,7 @@ def check(cfg: DictConfig) -> str | None:
 
 def serve(cfg: DictConfig) -> None:
     api_key = check(cfg)
-    limits = schemas.Limits(**OmegaConf.to_container(cfg.limits))
+    limits = schemas.Limits(**cast(dict[str, Any], OmegaConf.to_container(cfg.limits)))
     server = build_server(
         cfg.ckpt_path or cfg.model_file,
         model_file=cfg.model_file is not None,

@@ -155,6 +155,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     resolved = build.record(task).config
     if is_rank_zero():  # encdec.runs: the run's files are rank 0's (DDP ranks share the folder)
         OmegaConf.save(resolved, output_dir / "config_resolved.yaml")
+        assert datamodule.tokenizer is not None  # made by prepare_data
         datamodule.tokenizer.save(str(output_dir / "tokenizer.json"))
 
     loggers = build_loggers(cfg.get("logger"))

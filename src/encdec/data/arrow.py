@@ -115,5 +115,5 @@ class TextColumns(Sequence[str]):
                 found.update(zip(mine, texts[column], strict=True))
             return [found[p] for p in positions]
         position = range(len(self))[index]  # IndexError when out of range
-        column, row = divmod(position, rows)
-        return self.table[row][self.columns[column]]
+        part, row = divmod(position, rows)
+        return self.table[row][self.columns[part]]

@@ -172,7 +172,10 @@ class BucketedDataModule(L.LightningDataModule):
         trainer = self.trainer
         if trainer is None:
             return 0, 0
-        return trainer.current_epoch, trainer.fit_loop.epoch_loop.batch_progress.current.processed
+        # `batch_progress` is a _BatchProgress (its `current` counts `processed`); Lightning
+        # annotates it as its base class.
+        progress = trainer.fit_loop.epoch_loop.batch_progress.current
+        return trainer.current_epoch, progress.processed  # type: ignore[attr-defined]
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)

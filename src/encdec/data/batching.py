@@ -156,6 +156,7 @@ class Collator:
             tgt_out[i, : len(t) + 1] = torch.tensor([*t, self.eos_id])
         src_ext = None
         if self.vocab_size is not None:
+            assert self.unk_id is not None  # given with vocab_size
             src_ext = src
             src = src.masked_fill(src >= self.vocab_size, self.unk_id)
             tgt_in = tgt_in.masked_fill(tgt_in >= self.vocab_size, self.unk_id)
@@ -227,7 +228,9 @@ class TokenBatchSampler(Sampler[list[int]]):
             else range(len(self.lengths))
         )
         order = sorted(order, key=self.lengths.__getitem__)  # stable: random ties when shuffled
-        batches, current, longest = [], [], 0
+        batches: list[list[int]] = []
+        current: list[int] = []
+        longest = 0
         for i in order:
             longest_if_added = max(longest, self.lengths[i])
             if current and longest_if_added * (len(current) + 1) > self.max_tokens:
@@ -279,4 +282,5 @@ class ResumableLoader(DataLoader):
         return {"epoch": epoch, "batches_done": batches_done}
 
     def load_state_dict(self, state: dict[str, int]) -> None:
+        assert isinstance(self.batch_sampler, TokenBatchSampler)
         self.batch_sampler.resume(state["epoch"], state["batches_done"])

@@ -13,7 +13,7 @@ import itertools
 import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from encdec.data.readers import json_lines, numbered_lines
 from encdec.errors import DataError
@@ -122,7 +122,15 @@ def read_delimited(
         raise _empty(path)
 
 
-def _checked(reader: Iterator[list[str]], path: Path) -> Iterator[list[str]]:
+class _CsvRows(Protocol):
+    """What `_checked` reads of a `csv.reader`: its rows and the line it is at."""
+
+    line_num: int
+
+    def __next__(self) -> list[str]: ...
+
+
+def _checked(reader: _CsvRows, path: Path) -> Iterator[list[str]]:
     """The rows of a csv reader, its own errors (e.g. a quote left open) as DataErrors."""
     while True:
         try:
@@ -191,7 +199,7 @@ def read_jsonl(path: Path, source: Field, target: Field, references: Field = Non
     count = 0
     for number, row in json_lines(path, "Each line must be one JSON object."):
         where = f"line {number}"
-        values = []
+        values: list[object] = []
         for role, field in (("source", source), ("target", target), ("references", references)):
             if field is None:
                 values.append(None)

@@ -92,9 +92,9 @@ def encode_qa(
             )
         w, keep = 0, span[0] >= 0 or not train
         if train and max_passage_len is not None and len(ids) > max_passage_len:
-            w = choose_window(len(ids), span, max_passage_len, window_stride, long_passages)
-            keep = keep and w is not None
-            w = w or 0
+            window = choose_window(len(ids), span, max_passage_len, window_stride, long_passages)
+            keep = keep and window is not None
+            w = window or 0
         stop = w + (max_passage_len or len(ids))
         inside = span[0] >= w and span[1] < stop
         out["passage_ids"].append(ids[w:stop])
@@ -143,7 +143,7 @@ class Ragged:
 
     def __init__(self, column: Any, dtype: type = np.int32) -> None:
         arr = column.combine_chunks() if hasattr(column, "combine_chunks") else column
-        self.values = np.asarray(arr.values.to_numpy(zero_copy_only=False), dtype=dtype)
+        self.values: np.ndarray = np.asarray(arr.values.to_numpy(zero_copy_only=False), dtype=dtype)
         self.bounds = np.asarray(arr.offsets.to_numpy(), dtype=np.int64)
         if arr.offset:  # a sliced array: rebase
             self.bounds = self.bounds[arr.offset : arr.offset + len(arr) + 1]

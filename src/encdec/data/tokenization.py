@@ -322,7 +322,9 @@ def placeholder_tokenizer() -> Tokenizer:
 
 
 def special_ids(tok: Tokenizer) -> dict[str, int]:
-    return {
-        name: tok.token_to_id(tok_str)
-        for name, tok_str in zip(("pad", "unk", "bos", "eos"), SPECIAL_TOKENS, strict=True)
-    }
+    ids = {}
+    for name, tok_str in zip(("pad", "unk", "bos", "eos"), SPECIAL_TOKENS, strict=True):
+        token_id = tok.token_to_id(tok_str)
+        assert token_id is not None, f"every encdec tokenizer holds {tok_str}"
+        ids[name] = token_id
+    return ids

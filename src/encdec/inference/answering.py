@@ -54,9 +54,9 @@ def _batch(task: QATask, items: list[dict[str, str]]) -> Any:
         context=contexts,
         answers=[{"text": [], "answer_start": []} for _ in items],
     )
-    ds = QADataset(
-        datasets.Dataset.from_dict(columns), with_text=True, pad_id=tok.token_to_id("<pad>")
-    )
+    pad_id = tok.token_to_id("<pad>")
+    assert pad_id is not None  # every encdec tokenizer holds it
+    ds = QADataset(datasets.Dataset.from_dict(columns), with_text=True, pad_id=pad_id)
     return ds.collate(list(range(len(items))))
 
 
@@ -147,7 +147,9 @@ class QuestionAnswerer:
     @property
     def config(self) -> dict[str, Any]:
         """The resolved training config the model was built from."""
-        return self.task.checkpoint_extras.config
+        saved = self.task.checkpoint_extras
+        assert saved is not None  # set by the loader
+        return saved.config
 
     def __call__(self, question: str, context: str) -> Span:
         return self.n_best(question, context, 1)[0]

@@ -45,7 +45,7 @@ def recorded_kind(config: Mapping[str, Any]) -> TaskKind:
     except Exception:  # Hydra not configured in this process: the content decides
         choice = None
     if choice in KINDS:
-        return choice  # type: ignore[return-value]
+        return choice
     return kind_of_config(config)
 
 
@@ -53,4 +53,4 @@ def saved_kind(saved: Mapping[str, Any], config: Mapping[str, Any]) -> TaskKind:
     """The kind a checkpoint or model file records (`saved["task_kind"]`), or, for files written
     before it was recorded (or holding something else there), the kind its config describes."""
     kind = saved.get("task_kind")
-    return kind if kind in KINDS else kind_of_config(config)  # type: ignore[return-value]
+    return kind if kind in KINDS else kind_of_config(config)

@@ -164,7 +164,9 @@ class Translator:
     @property
     def config(self) -> dict[str, Any]:
         """The resolved training config the model was built from."""
-        return self.task.checkpoint_extras.config
+        saved = self.task.checkpoint_extras
+        assert saved is not None  # set by the loader
+        return saved.config
 
     @torch.no_grad()
     def __call__(

@@ -33,6 +33,7 @@ class Attention(nn.Module):
         self, query: torch.Tensor, proj_keys: torch.Tensor, coverage: torch.Tensor
     ) -> torch.Tensor:
         """Scores (B, T, S) with coverage (B, S): here e_i + w c_i (Luong dot / general)."""
+        assert self.coverage_weight is not None  # built with coverage=True
         return self.score(query, proj_keys) + self.coverage_weight * coverage.unsqueeze(1)
 
     def precompute_keys(self, keys: torch.Tensor) -> torch.Tensor:
@@ -88,6 +89,7 @@ class AdditiveScore(nn.Module):
         q = self.query_layer(query)  # (B, T, A)
         keys = proj_keys
         if coverage is not None:
+            assert self.coverage_layer is not None  # built with coverage=True
             keys = keys + self.coverage_layer(coverage.unsqueeze(-1))  # (B, S, A)
         # (B, T, 1, A) + (B, 1, S, A) -> (B, T, S, A) -> (B, T, S)
         return self.energy_layer(torch.tanh(q.unsqueeze(2) + keys.unsqueeze(1))).squeeze(-1)

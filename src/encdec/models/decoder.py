@@ -165,7 +165,9 @@ class Decoder(nn.Module):
         )
         if tie_embeddings:
             # Project to the embedding size, then score with the embedding matrix itself.
-            self.pre_output = nn.Linear(hidden_dim, self.embedding.embedding_dim, bias=False)
+            self.pre_output: nn.Linear | None = nn.Linear(
+                hidden_dim, self.embedding.embedding_dim, bias=False
+            )
             self.output = OutputLayer(self.embedding.embedding_dim, vocab_size, bias=False)
             self.output.weight = self.embedding.weight
         else:
@@ -272,24 +274,30 @@ class Decoder(nn.Module):
         With copy, the first output is log-probabilities over the extended vocabulary instead.
         """
         embedded = self.dropout(self.embedding(tgt_in))  # (B, T, E)
-        vectors, all_weights, p_gens = [], [], []
+        vectors: list[torch.Tensor] = []
+        all_weights: list[torch.Tensor] = []  # with attention
+        p_gens: list[torch.Tensor] = []  # with copy
         for t in range(tgt_in.size(1)):
             vector, weights, state, p_gen = self._step(embedded[:, t], memory, state)
             vectors.append(vector)
-            all_weights.append(weights)
-            p_gens.append(p_gen)
+            if weights is not None:
+                all_weights.append(weights)
+            if p_gen is not None:
+                p_gens.append(p_gen)
         attentional = torch.stack(vectors, dim=1)  # (B, T, H)
         weights = torch.stack(all_weights, dim=1) if self.attention is not None else None
         if not self.copy:
             if positions is not None:
                 attentional = attentional[positions]  # (N, H)
             return self.logits(attentional), weights
+        assert weights is not None and memory.src_ext is not None  # copying attends to src_ext
         p_gen = torch.stack(p_gens, dim=1)  # (B, T, 1)
         src_ext = memory.src_ext.unsqueeze(1).expand(-1, tgt_in.size(1), -1)  # (B, T, S)
-        parts = (attentional, weights, p_gen, src_ext)
+        w = weights
         if positions is not None:
-            parts = tuple(x[positions] for x in parts)  # (N, ...)
-        attentional, w, p_gen, src_ext = parts
+            attentional, w, p_gen, src_ext = (
+                x[positions] for x in (attentional, w, p_gen, src_ext)
+            )
         return copy_distribution(
             self.logits(attentional), w, p_gen, src_ext, memory.ext_size
         ), weights
@@ -300,9 +308,10 @@ class Decoder(nn.Module):
         if self.generate_gate is None:
             raise ValueError("copy_gates needs a copying decoder (model.copy=true).")
         embedded = self.dropout(self.embedding(tgt_in))  # (B, T, E)
-        gates = []
+        gates: list[torch.Tensor] = []
         for t in range(tgt_in.size(1)):
             _, _, state, p_gen = self._step(embedded[:, t], memory, state)
+            assert p_gen is not None  # a copying decoder's
             gates.append(p_gen)
         return torch.cat(gates, dim=1)  # (B, T)
 
@@ -318,5 +327,6 @@ class Decoder(nn.Module):
         )
         logits = self.logits(vector)
         if self.copy:
+            assert weights is not None and p_gen is not None and memory.src_ext is not None
             logits = copy_distribution(logits, weights, p_gen, memory.src_ext, memory.ext_size)
         return logits, weights, state

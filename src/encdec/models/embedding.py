@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 WORD_START = "▁"  # the tokenizers' Metaspace mark (see encdec.data.tokenization)
 
 
-def _open(path: Path) -> IO[bytes]:
+def _open(path: Path) -> IO[bytes] | gzip.GzipFile:
     return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")
 
 

@@ -15,10 +15,11 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from encdec.models.padded_rnn import run_padded
 
-RNN_CELLS: dict[str, type[nn.RNNBase]] = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
+RnnClass = type[nn.LSTM] | type[nn.GRU] | type[nn.RNN]
+RNN_CELLS: dict[str, RnnClass] = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 
 
-def rnn_class(rnn_type: str) -> type[nn.RNNBase]:
+def rnn_class(rnn_type: str) -> RnnClass:
     """Map a config name to the torch class, with a message that lists the valid names."""
     try:
         return RNN_CELLS[rnn_type]

@@ -12,15 +12,15 @@ The values equal `F.cross_entropy(..., label_smoothing=eps, reduction="sum")` (t
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
-from torch.autograd.function import FunctionCtx, once_differentiable
+from torch.autograd.function import once_differentiable
 
 
 class _SmoothedCrossEntropy(torch.autograd.Function):
     @staticmethod
-    def forward(
-        ctx: FunctionCtx, logits: torch.Tensor, target: torch.Tensor, eps: float
-    ) -> torch.Tensor:
+    def forward(ctx: Any, logits: torch.Tensor, target: torch.Tensor, eps: float) -> torch.Tensor:
         log_probs = torch.log_softmax(logits.float(), dim=-1)  # (N, V)
         loss = -(1.0 - eps) * log_probs.gather(1, target.unsqueeze(1)).sum()
         if eps:
@@ -31,7 +31,7 @@ class _SmoothedCrossEntropy(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx: FunctionCtx, grad_loss: torch.Tensor) -> tuple[torch.Tensor, None, None]:
+    def backward(ctx: Any, grad_loss: torch.Tensor) -> tuple[torch.Tensor, None, None]:
         log_probs, target = ctx.saved_tensors
         grad = log_probs.exp_()  # softmax, in place: the log-probabilities are not needed again
         index = target.unsqueeze(1)

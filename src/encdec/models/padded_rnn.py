@@ -17,12 +17,19 @@ last. States at padding are zeros, as `pad_packed_sequence` leaves them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 #: The functional forms of nn.LSTM / nn.GRU / nn.RNN(tanh) (what their forward calls).
-_KERNELS = {"LSTM": torch.lstm, "GRU": torch.gru, "RNN_TANH": torch.rnn_tanh}
+_KERNELS: dict[str, Callable[..., Any]] = {
+    "LSTM": torch.lstm,
+    "GRU": torch.gru,
+    "RNN_TANH": torch.rnn_tanh,
+}
 
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor]  # hidden, or LSTM (hidden, cell)
 

@@ -15,6 +15,7 @@ p_i^T W_s q and p_i^T W_e q score every passage token as the answer's start and 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -57,7 +58,7 @@ class DocumentReader(nn.Module):
             attention(query_dim=embedding_dim, key_dim=embedding_dim) if attention else None
         )
         self.num_features = num_features
-        shared = dict(
+        shared: dict[str, Any] = dict(
             vocab_size=vocab_size,
             embedding_dim=embedding_dim,
             hidden_dim=hidden_dim,

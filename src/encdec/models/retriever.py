@@ -46,6 +46,11 @@ class RetrieverOutput(NamedTuple):
 class DualEncoder(nn.Module):
     """Question and passage token ids -> one vector each, scored by dot product."""
 
+    #: protocols.SentenceEncoder: either side reads a text; the trained pooling is the default.
+    poolings: tuple[str, ...] = RNN_POOLINGS
+    text_sides: tuple[str, ...] = SIDES
+    default_pooling: str
+
     def __init__(
         self,
         vocab_size: int,
@@ -71,8 +76,7 @@ class DualEncoder(nn.Module):
                 f"model.share=encoder."
             )
         self.pooling = check_pooling(pooling, RNN_POOLINGS, option="model.pooling")
-        #: protocols.SentenceEncoder: the trained pooling is the default.
-        self.poolings, self.default_pooling, self.text_sides = RNN_POOLINGS, self.pooling, SIDES
+        self.default_pooling = self.pooling
         self.share, self.normalize = share, normalize
 
         def encoder(embedding: nn.Embedding | None = None) -> Encoder:

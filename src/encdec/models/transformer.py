@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -156,7 +157,7 @@ class TransformerSeq2Seq(nn.Module):
         def norm() -> nn.LayerNorm | None:  # pre-norm layers leave the last output unnormalised
             return nn.LayerNorm(hidden_dim) if norm_first else None
 
-        layer_args = dict(
+        layer_args: dict[str, Any] = dict(
             d_model=hidden_dim,
             nhead=num_heads,
             dim_feedforward=ff_dim,
@@ -301,6 +302,7 @@ class TransformerSeq2Seq(nn.Module):
         causal = torch.ones(t, t, dtype=torch.bool, device=src.device).triu(1)
         x = self._embed(tgt_in, self.tgt_embedding, self.tgt_proj)
         out, weights, _ = self._decode(x, memory, state, causal)  # (B, T, D)
+        assert weights is not None  # the last layer's, always asked for
         if positions is not None:
             out = out[positions]  # (N, D)
         return self.logits(out), weights
@@ -311,5 +313,6 @@ class TransformerSeq2Seq(nn.Module):
         """One decoding step from the previous tokens (B,): log-probs (B, V), attention (B, S)."""
         x = self._embed(tokens[:, None], self.tgt_embedding, self.tgt_proj, start=state.length)
         out, weights, state = self._decode(x, memory, state, causal=None)
+        assert weights is not None  # the last layer's, always asked for
         log_probs = torch.log_softmax(self.logits(out[:, 0]).float(), dim=-1)
         return log_probs, weights[:, 0], state

@@ -20,6 +20,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -221,7 +222,7 @@ def read_info(folder: str | Path) -> IndexInfo:
         "normalized": bool,
         "passages_sha256": str,
     }
-    values = {}
+    values: dict[str, Any] = {}  # each checked against `types` below
     for field in fields(IndexInfo):
         value = record.get(field.name)
         if type(value) is not types[field.name]:

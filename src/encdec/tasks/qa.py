@@ -92,11 +92,11 @@ class QATask(Task):
         """Mean of start and end cross-entropy over questions whose answer is in the passage."""
         start_logits, end_logits = self(batch)
         answered = int((batch.start >= 0).sum())
-        total = sum(
+        start_loss, end_loss = (
             F.cross_entropy(logits.float(), gold, ignore_index=-1, reduction="sum")
             for logits, gold in ((start_logits, batch.start), (end_logits, batch.end))
         )
-        return total / (2 * max(answered, 1))
+        return (start_loss + end_loss) / (2 * max(answered, 1))
 
     def training_step(self, batch: QABatch, batch_idx: int) -> torch.Tensor:
         loss = self.loss(batch)

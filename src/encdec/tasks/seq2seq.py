@@ -200,7 +200,7 @@ class Seq2SeqTask(Task):
         self, batch: Batch, settings: DecodingSettings | None = None, beam_size: int | None = None
     ) -> list[str]:
         hyps = self.decode(batch, settings, beam_size)
-        oov = batch.oov or [None] * len(hyps)
+        oov: list[list[str]] | list[None] = batch.oov or [None] * len(hyps)
         return [self.detokenize(h.tokens, words) for h, words in zip(hyps, oov, strict=True)]
 
     # -- evaluation -----------------------------------------------------------------------------
