@@ -103,6 +103,7 @@ def test_never_over_the_input(tmp_path: Path) -> None:
     assert source.read_text() == ids.read_text() == "A dog.\n"
 
 
+@pytest.mark.slow
 def test_embed_py_as_typed(tmp_path: Path) -> None:
     """The entry point as a user types it: exit 0 and the vectors; a missing input: one line."""
     source = tmp_path / "texts.txt"

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 
 from encdec import build
 from tests.integration.test_cli import best_checkpoint, only, run
 from tests.integration.test_cli_qa import CLI_QA
 from tests.support.helpers import TRANSLATION_CKPT
+
+#: Subprocess runs of the CLI or the server: `make test-slow`.
+pytestmark = pytest.mark.slow
 
 #: The reader in the source encoder's shape (16-dim embedding, 1 layer of 16 units each way).
 FITS = ["model.hidden_dim=16", "model.num_layers=1"]

@@ -16,6 +16,9 @@ import pytest
 from encdec.cli.common import ROOT
 from tests.support.helpers import QA_CKPT, TRANSLATION_CKPT
 
+#: Subprocess runs of the CLI or the server: `make test-slow`.
+pytestmark = pytest.mark.slow
+
 SENTENCES = "".join(f"A man number {i} is riding a bike.\n" for i in range(400)).encode()
 
 

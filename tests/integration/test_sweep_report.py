@@ -49,4 +49,6 @@ def test_report_of_a_sweep_that_never_validated_uses_a_logged_metric_and_names_i
     missing = report(sweep_dir, "--metric", "val/bleu")
     assert missing.returncode == 1
     assert "Traceback" not in missing.stderr
-    assert "val/bleu" in missing.stderr and "test/bleu, test/bleu_lc_tok, test/loss" in missing.stderr
+    assert (
+        "val/bleu" in missing.stderr and "test/bleu, test/bleu_lc_tok, test/loss" in missing.stderr
+    )

@@ -19,6 +19,9 @@ import pytest
 from encdec.cli.common import ROOT
 from tests.integration.test_serve import Server, request
 
+#: Subprocess runs of the CLI or the server: `make test-slow`.
+pytestmark = pytest.mark.slow
+
 MODEL = ROOT / "tests" / "fixtures" / "legacy" / "translation_lstm_bahdanau.pt"
 #: Seconds after the signal by which the port must be free and the workers gone.
 STOPPED_WITHIN = 10
