@@ -29,6 +29,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from encdec import build
+from encdec.errors import ConfigError
 from encdec.inference.predictor import Predictor
 from encdec.serving import batching, schemas
 from encdec.serving.api import QAAPI, EncodeAPI, Seq2SeqAPI, load_predictor
@@ -178,6 +179,12 @@ def build_server(
     schemas.configure(limits)
     # here for /model and to pick the API; each worker loads its own
     predictor = load_predictor(path, model_file)
+    if predictor.kind not in API_OF_KIND:
+        raise ConfigError(
+            f"{path} is a {predictor.kind} model: serve.py serves "
+            f"{', '.join(API_OF_KIND)} models. Search with encdec.load(path).search(...), or "
+            f"get its vectors with python embed.py."
+        )
     api_class = API_OF_KIND[predictor.kind]
     info = model_info(path, predictor, limits, model_file)
     del predictor
