@@ -13,7 +13,7 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from lightning.pytorch.loggers import WandbLogger
 
-from encdec import build
+from encdec import build, trust
 from encdec.callbacks import SampleTable
 from encdec.cli.common import CONF_DIR, ROOT
 from encdec.cli.renamed import renamed_message
@@ -117,7 +117,7 @@ def test_the_retriever_takes_every_cell_and_no_attention(rnn: str) -> None:
     net = build_net(compose_train(["task=retrieval", f"rnn={rnn}"]).model)
     assert net.question_encoder.rnn_type == rnn and net.passage_encoder.rnn_type == rnn
     with pytest.raises(ConfigError, match="model.attention: not an option of"):
-        build.check_options(compose_train(["task=retrieval", "attention=bahdanau"]).model, "model")
+        trust.check_options(compose_train(["task=retrieval", "attention=bahdanau"]).model, "model")
 
 
 @pytest.mark.parametrize("task", ["translation", "summarization"])
@@ -355,12 +355,12 @@ def test_every_target_in_the_config_is_on_the_allowlist() -> None:
         for line in path.read_text().splitlines()
         if line.strip().startswith("_target_:")
     }
-    assert targets and all(build.allowed_target(t) for t in targets), sorted(
-        t for t in targets if not build.allowed_target(t)
+    assert targets and all(trust.allowed_target(t) for t in targets), sorted(
+        t for t in targets if not trust.allowed_target(t)
     )
-    assert not build.allowed_target("os.system")
-    assert not build.allowed_target("torch.optim.lr_scheduler.LambdaLR")  # takes a function
-    assert build.allowed_target("torch.optim.SGD")
+    assert not trust.allowed_target("os.system")
+    assert not trust.allowed_target("torch.optim.lr_scheduler.LambdaLR")  # takes a function
+    assert trust.allowed_target("torch.optim.SGD")
 
 
 @pytest.mark.parametrize(

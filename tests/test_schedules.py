@@ -9,8 +9,8 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from encdec.build import allowed_target
 from encdec.schedules import InverseSqrt
+from encdec.trust import allowed_target
 
 LR, WARMUP, INIT = 5e-3, 2000, 1e-7
 

@@ -27,15 +27,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from tokenizers import Tokenizer
 from torch import nn
 
-from encdec.artifacts import (  # noqa: F401 (re-exported: their home before the split)
-    FORMAT_VERSION,
-    MODEL_FILE_FORMAT,
-    SavedModel,
-    read_model_file,
-    refuse_overwriting,
-    tokenizer_hash,
-    upgrade_config,
-)
+from encdec.artifacts import SavedModel, read_model_file, refuse_overwriting, tokenizer_hash
 from encdec.artifacts import read_checkpoint as read_checkpoint_file
 from encdec.artifacts import write_model_file as write_package
 from encdec.data.base import BucketedDataModule
@@ -46,15 +38,7 @@ from encdec.inference.kinds import TaskKind, recorded_kind, saved_kind
 from encdec.models.embedding import load_pretrained, sniff_format
 from encdec.models.transfer import carry_encoder, source_encoder
 from encdec.tasks.base import Task
-from encdec.trust import (  # noqa: F401 (re-exported: their home before the split)
-    ALLOWED_TARGETS,
-    allowed_target,
-    check_options,
-    check_shapes,
-    corpus_folder,
-    safe_data_config,
-)
-from encdec.trust import check_saved_config as check_targets  # noqa: F401 (its old name)
+from encdec.trust import check_options, check_shapes, safe_data_config
 
 log = logging.getLogger(__name__)
 

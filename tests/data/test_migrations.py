@@ -10,7 +10,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from encdec import build
+from encdec import build, trust
 from encdec.data.migrations import upgrade_v3
 from encdec.data.qa import QADataModule
 from encdec.data.seq2seq import Seq2SeqDataModule
@@ -56,7 +56,7 @@ def test_legacy_data_nodes_become_the_presets(
     assert "download_url" not in new["source"]  # a saved file never chooses what is fetched
     dm = build.build_datamodule(OmegaConf.create(new))
     assert type(dm) is kind
-    assert build.allowed_target(old["_target_"])  # the old name passes the allowlist, unbuilt
+    assert trust.allowed_target(old["_target_"])  # the old name passes the allowlist, unbuilt
 
 
 def test_dialogsum_defaults_and_hub_fallback() -> None:

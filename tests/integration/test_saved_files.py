@@ -19,7 +19,7 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 import encdec
-from encdec import average, build
+from encdec import artifacts, average, build
 from encdec.artifacts import SavedModel, same_file
 from encdec.cli.train import own_best_checkpoint
 from encdec.errors import CheckpointError, ConfigError, DataError, EncdecError
@@ -75,7 +75,7 @@ def test_every_message_of_ours_has_one_base_and_a_foreign_value_error_is_not_one
 def test_the_record_round_trips() -> None:
     ckpt = build.read_checkpoint(CKPT)
     saved = ckpt["encdec"]
-    assert isinstance(saved, SavedModel) and saved.version == build.FORMAT_VERSION
+    assert isinstance(saved, SavedModel) and saved.version == artifacts.FORMAT_VERSION
     again = SavedModel.from_dict(saved.to_dict(), "again")
     assert again == saved
 

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 import encdec
-from encdec import build
+from encdec import artifacts, build
 from encdec.errors import CheckpointError
 from tests.support.behaviour_runs import LEGACY
 from tests.support.helpers import SMALL
@@ -146,7 +146,7 @@ def test_todays_model_file_round_trips(tmp_path: Path) -> None:
     """Written by today's code (version 2), read back: the same translations as the old file."""
     old = encdec.load(str(MODEL))
     path = build.export_model(CKPT, tmp_path / "model.pt")
-    assert legit(path)["version"] == build.FORMAT_VERSION
+    assert legit(path)["version"] == artifacts.FORMAT_VERSION
     lines = ["A man is riding a bike.", "Two dogs play in the snow."]
     assert encdec.load(str(path)).translate(lines) == old.translate(lines)
 
@@ -223,4 +223,4 @@ def test_an_old_checkpoint_resumes(tmp_path: Path, data_dir: Path) -> None:
     result = run(args, ROOT, data_dir)
     assert result.returncode == 0, result.stderr[-3000:]
     resumed = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
-    assert resumed["global_step"] == 22 and resumed["encdec"]["version"] == build.FORMAT_VERSION
+    assert resumed["global_step"] == 22 and resumed["encdec"]["version"] == artifacts.FORMAT_VERSION
