@@ -131,7 +131,7 @@ class Bleu:
 
     Beside it, `bleu_lc_tok`: BLEU on lower-cased, Moses-tokenized text as the Multi30k papers
     report it (encdec.scoring.literature_bleu), with the Moses rules of `lang`, the target
-    language (conf: data.tgt_lang; None: Moses' English rules).
+    language (conf: data.source.tgt_lang; None: Moses' English rules).
     """
 
     def __init__(

@@ -77,3 +77,10 @@ def test_a_qa_request_the_tokenizer_fails_on_gets_a_json_error_alone() -> None:
 
 def test_the_legacy_file_kinds_agree_with_build() -> None:
     assert build.load_model_file(TRANSLATION_MODEL).kind == "translation"
+
+
+def test_model_names_the_languages_of_a_saved_data_source() -> None:
+    """A version-2 file's languages sit, once upgraded, in the data source's node."""
+    predictor = load_predictor(TRANSLATION_MODEL, True)
+    info = model_info(TRANSLATION_MODEL, predictor, schemas.Limits(), True)
+    assert info["languages"] == {"source": "en", "target": "de"}

@@ -289,9 +289,9 @@ class Translator:
         return None  # sentences come from input= or stdin
 
     def describe(self) -> dict[str, Any]:
-        data = self.config.get("data", {})
+        source = self.config.get("data", {}).get("source") or {}  # the data source's node
         return {
-            "languages": {"source": data.get("src_lang"), "target": data.get("tgt_lang")},
+            "languages": {"source": source.get("src_lang"), "target": source.get("tgt_lang")},
             "decoding": asdict(self.task.decoding),
             "copies": self.task.copies,
         }
