@@ -57,6 +57,18 @@ def _check_text(field: str, text: str, max_chars: int) -> None:
         raise FieldError(field, f"{field} {problem}")
 
 
+def _check_texts(texts: list[str] | None) -> None:
+    """A request's `texts`: at least one, at most `max_texts`, each within `max_chars`."""
+    if not texts:
+        raise FieldError("texts", "texts is empty: give at least one text")
+    if len(texts) > LIMITS.max_texts:
+        raise FieldError(
+            "texts", f"texts has {len(texts)} texts; at most {LIMITS.max_texts} per request"
+        )
+    for i, text in enumerate(texts):
+        _check_text(f"texts[{i}]", text, LIMITS.max_chars)
+
+
 class TextRequest(BaseModel):
     """Translation / summarization: `text` or `texts` (not both), decoding options, attention."""
 
@@ -78,15 +90,7 @@ class TextRequest(BaseModel):
         if self.text is not None:
             _check_text("text", self.text, LIMITS.max_chars)
         else:
-            if not self.texts:
-                raise FieldError("texts", "texts is empty: give at least one text")
-            if len(self.texts) > LIMITS.max_texts:
-                raise FieldError(
-                    "texts",
-                    f"texts has {len(self.texts)} texts; at most {LIMITS.max_texts} per request",
-                )
-            for i, text in enumerate(self.texts):
-                _check_text(f"texts[{i}]", text, LIMITS.max_chars)
+            _check_texts(self.texts)
         beam_high = min(LIMITS.max_beam_size, inputs.LIMITS["beam_size"][1])
         length_high = min(LIMITS.max_length, inputs.LIMITS["max_length"][1])
         for name, high in (("beam_size", beam_high), ("max_length", length_high)):
@@ -137,15 +141,7 @@ class EncodeRequest(BaseModel):
 
     @model_validator(mode="after")
     def _bounds(self) -> EncodeRequest:
-        if not self.texts:
-            raise FieldError("texts", "texts is empty: give at least one text")
-        if len(self.texts) > LIMITS.max_texts:
-            raise FieldError(
-                "texts",
-                f"texts has {len(self.texts)} texts; at most {LIMITS.max_texts} per request",
-            )
-        for i, text in enumerate(self.texts):
-            _check_text(f"texts[{i}]", text, LIMITS.max_chars)
+        _check_texts(self.texts)
         if self.pooling is not None and self.pooling not in POOLINGS:
             raise FieldError(
                 "pooling", f"pooling={self.pooling!r} is not one of {sorted(POOLINGS)} (or null)"
