@@ -487,7 +487,9 @@ def corpus_folder(data_dir: Any, saved_root: str | None, source: str = "") -> Pu
     if not isinstance(data_dir, str):
         return PurePosixPath(".")
     folder = PurePosixPath(data_dir)
-    if saved_root and folder.is_relative_to(saved_root):
+    if ".." in folder.parts:
+        relative = folder  # refused below whatever the saved root: `..` is never a corpus name
+    elif saved_root and folder.is_relative_to(saved_root):
         relative = folder.relative_to(saved_root)
     elif folder.is_absolute():
         relative = PurePosixPath(folder.name)

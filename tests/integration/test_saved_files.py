@@ -90,6 +90,20 @@ def test_a_data_dir_climbing_out_of_the_data_root_is_refused(tmp_path: Path) -> 
         build.load_checkpoint(path, str(tmp_path / "data"), str(tmp_path / "cache"), with_data=True)
 
 
+def test_a_climbing_data_dir_is_refused_whatever_root_the_file_was_saved_under(
+    tmp_path: Path,
+) -> None:
+    """A root the climb does not start from must not turn `../x` into the plain name `x`."""
+    with pytest.raises(CheckpointError, match="leaves the data folder"):
+        safe_data_config(
+            {"data_dir": "/elsewhere/data/../../../tmp/outside"},
+            "/old/data",
+            str(tmp_path),
+            str(tmp_path / "c"),
+            "x.ckpt",
+        )
+
+
 @pytest.mark.parametrize(
     "key, value, named",
     [
