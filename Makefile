@@ -6,7 +6,7 @@ TORCH_INDEX ?=
 .PHONY: help install install-browser test test-slow test-gpu lint typecheck format train bench bench-gpu clean
 .DEFAULT_GOAL := help
 
-SOURCES = src tests bench train.py eval.py predict.py serve.py embed.py
+SOURCES = src tests bench train.py eval.py predict.py serve.py embed.py index.py ask.py
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'

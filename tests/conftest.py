@@ -55,3 +55,11 @@ def summarizer_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.support.helpers import summarizer_model_file
 
     return summarizer_model_file(tmp_path_factory.mktemp("summarizer"))
+
+
+@pytest.fixture(scope="session")
+def retriever_file(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
+    """An untrained retriever's model file (tests.support.helpers.retriever_model_file)."""
+    from tests.support.helpers import retriever_model_file
+
+    return retriever_model_file(tmp_path_factory.mktemp("retriever"), data_dir)

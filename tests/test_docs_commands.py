@@ -34,6 +34,8 @@ ENTRY_POINTS = {
     ("-m", "encdec.export"): "export",
     ("embed.py",): "embed",
     ("-m", "encdec.embed"): "embed",
+    ("index.py",): "index",
+    ("ask.py",): "ask",
 }
 #: Hydra's own flags that take a value (skipped with it) and those that take none.
 FLAGS_WITH_VALUE = {"--cfg", "-c", "--package", "-p", "--config-name", "-cn", "--config-dir"}

@@ -31,11 +31,13 @@ from encdec.artifacts import SavedModel, read_model_file, refuse_overwriting, to
 from encdec.artifacts import read_checkpoint as read_checkpoint_file
 from encdec.artifacts import write_model_file as write_package
 from encdec.data.base import BucketedDataModule
-from encdec.data.tokenization import PAD, placeholder_tokenizer
+from encdec.data.qa import QADataModule
+from encdec.data.tokenization import PAD, placeholder_tokenizer, special_ids
 from encdec.data.word2vec import Word2VecSettings, cached_word2vec
 from encdec.errors import CheckpointError, ConfigError, EmbeddingFileError, EncdecError
 from encdec.inference.kinds import TaskKind, recorded_kind, saved_kind
 from encdec.models.embedding import load_pretrained, sniff_format
+from encdec.models.partial_tuning import most_frequent_ids, tune_only_rows
 from encdec.models.transfer import carry_encoder, source_encoder
 from encdec.tasks.base import Task
 from encdec.trust import check_options, check_shapes, safe_data_config
@@ -72,12 +74,19 @@ class Embeddings:
 
     vectors: str | None = None
     word2vec: dict | None = None
+    tune_top_k: int | None = None
 
     def __post_init__(self) -> None:
         if self.vectors and self.word2vec is not None:
             raise EmbeddingFileError(
                 "embeddings.vectors and embeddings.word2vec are both set: the vectors come either "
                 "from a file or from Word2Vec on the training text. Set one to null."
+            )
+        k = self.tune_top_k
+        if k is not None and (not isinstance(k, int) or isinstance(k, bool) or k < 0):
+            raise ConfigError(
+                f"embeddings.tune_top_k={k!r}: give a whole number of rows to fine-tune (DrQA: "
+                f"1000), or null to tune them all."
             )
 
     @classmethod
@@ -125,6 +134,36 @@ class Embeddings:
             )
         if path:
             load_pretrained(cast(_HasEmbeddings, net).embeddings(), tokenizer.get_vocab(), path)
+        if self.tune_top_k is not None:
+            self.tune_question_words(net, datamodule)
+
+    def tune_question_words(self, net: nn.Module, datamodule: BucketedDataModule) -> None:
+        """DrQA's fine-tuning: only the rows of the `tune_top_k` most frequent training-question
+        words learn; the others stay as they start (e.g. Word2Vec). The hook is set on every
+        start, resumes included (it is not part of a checkpoint)."""
+        if not isinstance(datamodule, QADataModule):
+            raise ConfigError(
+                "embeddings.tune_top_k picks the most frequent question words: it is for task=qa "
+                "(the reader). Set it to null."
+            )
+        tokenizer = datamodule.tokenizer
+        assert tokenizer is not None  # made by prepare_data
+        embeddings = cast(_HasEmbeddings, net).embeddings()
+        if not all(e.weight.requires_grad for e in embeddings):
+            raise ConfigError(
+                "embeddings.tune_top_k tunes some rows, but model.freeze_embeddings=true fixes "
+                "them all: set one of them off."
+            )
+        special = set(special_ids(tokenizer).values())
+        encoded = tokenizer.encode_batch(datamodule.training_questions(), add_special_tokens=False)
+        rows = most_frequent_ids((e.ids for e in encoded), self.tune_top_k or 0, special)
+        for embedding in embeddings:
+            tune_only_rows(embedding, rows)
+        log.info(
+            "Fine-tuning the embeddings of the %d most frequent question words only "
+            "(embeddings.tune_top_k); the other rows stay fixed.",
+            len(rows),
+        )
 
 
 @dataclass

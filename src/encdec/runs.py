@@ -55,9 +55,12 @@ def run_id() -> str:
 
 
 def register_resolvers() -> None:
-    """`${run_id:}` in configs (cached: resolved once per config, copied into sweep jobs)."""
+    """`${run_id:}` in configs (cached: resolved once per config, copied into sweep jobs), and
+    `${len:${data.features}}` (a list's length: the reader's inputs follow the data's features)."""
     if not OmegaConf.has_resolver("run_id"):
         OmegaConf.register_new_resolver("run_id", run_id, use_cache=True)
+    if not OmegaConf.has_resolver("len"):
+        OmegaConf.register_new_resolver("len", len)
 
 
 def global_rank() -> int:

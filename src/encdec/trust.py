@@ -72,6 +72,7 @@ ALLOWED_TARGETS = frozenset(
         "encdec.checkpoint_io.AtomicCheckpointIO",
         "encdec.callbacks.AttentionHeatmaps",
         "encdec.callbacks.CheckpointAveraging",
+        "encdec.callbacks.ElapsedTime",
         "encdec.callbacks.GradNormMonitor",
         "encdec.callbacks.InterruptCheckpoint",
         "encdec.callbacks.RngState",

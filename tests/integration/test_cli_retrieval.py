@@ -56,14 +56,3 @@ def test_train_ranks_the_dev_slice_and_saves_a_retriever(trained, tmp_path: Path
         assert np.allclose(vectors.numpy(), model.encode_passages(passages), atol=1e-5)
         questions = model.encode(["a", "b c"], side="question")
         assert np.allclose(questions.numpy(), model.encode_questions(["a", "b c"]), atol=1e-5)
-
-
-def test_serve_py_refuses_a_retrieval_model_in_one_line(
-    trained, data_dir: Path, tmp_path: Path
-) -> None:
-    """The server has no retrieval routes yet: one line naming the kinds it serves, exit 1."""
-    model = build.export_model(best_checkpoint(trained[0]), tmp_path / "retriever.pt")
-    result = run(["serve.py", f"model_file={model}", "port=0"], data_dir, tmp_path)
-    assert result.returncode == 1
-    assert "is a retrieval model: serve.py serves translation, summarization, qa" in result.stderr
-    assert "Traceback" not in result.stderr

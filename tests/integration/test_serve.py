@@ -503,3 +503,100 @@ def test_encode_equals_the_api_batched_as_alone(mt_server, qa_server, lstm, read
     assert status == 422 and body["field"] == "pooling", body  # type: ignore[index]
     status, _ = request(f"{qa_server.url}/encode", {"texts": ["a"]})  # no key
     assert status == 401
+
+
+# -- a retrieval model: the search view ------------------------------------------------------------
+COLLECTION = [
+    {"id": "paris", "text": "Paris is the capital and most populous city of France."},
+    {"id": "sb50", "text": "The Denver Broncos defeated the Carolina Panthers 24-10 to win Super Bowl 50."},
+    {"id": "plants", "text": "Photosynthesis turns light energy into chemical energy in plants."},
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def search_server(
+    retriever_file: Path, reader: Path, data_dir: Path, log_dir: Path
+) -> Iterator[Server]:
+    """A (here untrained) retriever over a 3-passage collection, fused with BM25, and a reader."""
+    from encdec.cli.search import build_index  # noqa: PLC0415
+    from tests.cli.test_search import config  # noqa: PLC0415
+
+    passages = log_dir / "collection.jsonl"
+    passages.write_text("".join(json.dumps(p) + "\n" for p in COLLECTION), encoding="utf-8")
+    build_index(config("index", f"retriever={retriever_file}", f"passages={passages}"))
+    args = [f"model_file={retriever_file}", f"passages={passages}", "hybrid=true",
+            f"reader={reader}", "k=2"]  # fmt: skip
+    server = Server(args, data_dir, log_dir)
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
+
+
+def test_search_equals_ask_and_bad_requests_name_the_field(
+    search_server, retriever_file, reader, log_dir, tmp_path
+) -> None:
+    from encdec.cli.search import ask  # noqa: PLC0415
+    from tests.cli.test_search import config  # noqa: PLC0415
+
+    question = "Who won Super Bowl 50?"
+    status, found = search_server.post({"question": question, "k": 3})
+    assert status == 200, found
+    out = tmp_path / "asked.jsonl"
+    ask(config("ask", f"passages={log_dir / 'collection.jsonl'}", f"retriever={retriever_file}",
+               "hybrid=true", f"reader={reader}", f"question={question}", "k=3",
+               f"output={out}"))  # fmt: skip
+    expected = json.loads(out.read_text())
+    assert found == {k: v for k, v in expected.items() if k not in ("id", "question")}
+    assert len(search_server.post({"question": question})[1]["passages"]) == 2  # the server's k
+    for body, field in (({"question": " "}, "question"), ({"question": "Who?", "k": 21}, "k"),
+                        ({"question": "Who?", "k": "3"}, "k")):  # fmt: skip
+        status, answer = search_server.post(body)
+        assert status == 422 and answer["field"] == field, (body, answer)  # type: ignore[index]
+    status, info = request(f"{search_server.url}/model")
+    assert status == 200 and info["task"] == "retrieval"  # type: ignore[index]
+    assert info["search"] == {"passages": 3, "k": 2, "hybrid": True, "reader": True}  # type: ignore[index]
+
+
+def test_page_searches_and_marks_the_answer(browser, search_server, tmp_path) -> None:
+    from selenium.webdriver.common.by import By
+
+    browser.get(search_server.url + "/")
+    wait_for(browser, lambda d: d.find_element(By.ID, "task-name").text == "retrieval")
+    question = "Who won Super Bowl 50?"
+    browser.find_element(By.ID, "search-question").send_keys(question)
+    browser.find_element(By.ID, "search-k").send_keys("3")
+    browser.find_element(By.ID, "search-run").click()
+    wait_for(browser, lambda d: d.find_element(By.ID, "search-result").is_displayed())
+    expected = search_server.post({"question": question, "k": 3})[1]
+    items = browser.find_elements(By.CSS_SELECTOR, "#search-passages li")
+    assert len(items) == 3
+    for item, passage in zip(items, expected["passages"], strict=True):
+        assert item.text.startswith(passage["id"]) and passage["text"] in item.text
+    assert browser.find_element(By.ID, "search-answer").text == expected["answer"].strip()
+    marks = browser.find_elements(By.CSS_SELECTOR, "#search-passages mark")
+    assert [m.text for m in marks] == [expected["answer"].strip()]
+    browser.save_screenshot(str(tmp_path / "search.png"))
+
+
+def test_serve_py_refuses_a_search_setup_that_cannot_work(
+    retriever_file: Path, lstm: Path, data_dir: Path, log_dir: Path, tmp_path: Path
+) -> None:
+    """One line, exit 1: a retriever without passages, an unindexed collection, passages for a
+    translation model."""
+    missing_index = tmp_path / "other.jsonl"
+    missing_index.write_text(json.dumps(COLLECTION[0]) + "\n")
+    for args, said in (
+        ([f"model_file={retriever_file}"], "is a retrieval model: it searches a collection"),
+        ([f"model_file={retriever_file}", f"passages={missing_index}"], "No passage index at"),
+        ([f"ckpt_path={lstm}", f"passages={missing_index}"], "passages= is for retrieval models"),
+        ([f"ckpt_path={lstm}", "reader=x.pt"], "reader: only with passages=<file>"),
+    ):
+        result = subprocess.run(
+            [sys.executable, "serve.py", *args, "port=0", f"paths.log_dir={log_dir}"],
+            cwd=ROOT, capture_output=True, text=True, timeout=300,
+            env={**os.environ, "ENCDEC_DATA_DIR": str(data_dir)},
+        )  # fmt: skip
+        assert result.returncode == 1 and said in result.stderr, result.stderr[-2000:]
+        assert "Traceback" not in result.stderr

@@ -154,3 +154,21 @@ def summarizer_model_file(root: Path) -> Path:
     ]
     task = build.assemble(compose_train(overrides, root / "run")).task
     return build.write_model_file(task, root / "summarizer.pt")
+
+
+def retriever_model_file(root: Path, data_dir: Path) -> Path:
+    """A model file of a dual encoder (task=retrieval) with its tokenizer learnt on a 300-question
+    SQuAD slice (untrained: the tests look at indexing, hashes and refusals, not quality)."""
+    from encdec import build
+
+    overrides = [
+        "task=retrieval",
+        "data.limit_train=300",
+        "data.limit_eval=60",
+        "data.tokenizer.vocab_size=500",
+        "model.embedding_dim=16",
+        "model.hidden_dim=32",
+        f"paths.data_dir={data_dir}",
+    ]
+    task = build.assemble(compose_train(overrides, root / "run")).task
+    return build.write_model_file(task, root / "retriever.pt")

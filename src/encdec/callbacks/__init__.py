@@ -2,6 +2,7 @@
 
 from encdec.callbacks.attention_plots import AttentionHeatmaps
 from encdec.callbacks.averaging import CheckpointAveraging
+from encdec.callbacks.elapsed import ElapsedTime
 from encdec.callbacks.faults import (
     InterruptCheckpoint,
     RngState,
@@ -16,6 +17,7 @@ from encdec.callbacks.throughput import TokenThroughput
 __all__ = [
     "AttentionHeatmaps",
     "CheckpointAveraging",
+    "ElapsedTime",
     "FreezeParameters",
     "GradNormMonitor",
     "InterruptCheckpoint",

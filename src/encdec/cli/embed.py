@@ -14,13 +14,11 @@ of float32)). Never written over the input.
 from __future__ import annotations
 
 import gzip
-import json
 import logging
-from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, cast
 
 import hydra
 import numpy as np
@@ -32,12 +30,13 @@ from encdec.cli.lines import open_input, same_file, warner
 from encdec.errors import ConfigError
 from encdec.inference import inputs
 from encdec.inference.predictor import load
+from encdec.inference.texts import is_json_lines, numbered_texts, text_format
 
 log = logging.getLogger(__name__)
 
 #: What output= may end with.
 FORMATS = (".npy", ".arrow", ".parquet")
-TEXT_FORMAT = 'write one text per line, or JSON lines {"id": "...", "text": "..."} in a .jsonl file'
+TEXT_FORMAT = text_format("text")
 
 
 @dataclass(frozen=True)
@@ -94,54 +93,6 @@ def ids_file(output: Path) -> Path:
     return output.with_name(output.name + ".ids.txt")
 
 
-def is_json_lines(path: Path) -> bool:
-    return path.name.removesuffix(".gz").endswith(".jsonl")
-
-
-def json_text(raw: bytes, number: int) -> tuple[str, str, str | None]:
-    """(id, text, problem) of a JSON line {"id", "text"}; "" and the problem when unusable."""
-    text, problem = inputs.decode_line(raw)
-    if problem is not None:
-        return str(number), "", f"{problem}; {ZEROS}. {inputs.REENCODE}"
-    text = text.removeprefix("\ufeff")
-    if inputs.is_blank(text):
-        return str(number), "", None
-    try:
-        item = json.loads(text)
-    except Exception as err:  # JSONDecodeError, RecursionError, over-long integers
-        reason = err.msg if isinstance(err, json.JSONDecodeError) else type(err).__name__
-        return str(number), "", f"not JSON ({reason}); {TEXT_FORMAT}; {ZEROS}."
-    if not isinstance(item, dict) or not isinstance(item.get("text"), str):
-        return str(number), "", f'no "text" string; {TEXT_FORMAT}; {ZEROS}.'
-    found = item.get("id", number)
-    if (
-        isinstance(found, bool)
-        or not isinstance(found, str | int)
-        or inputs.lone_surrogate(str(found))
-    ):
-        return str(number), "", f'"id" must be a string or a whole number; {ZEROS}.'
-    source = inputs.source_line(item["text"])
-    problem = source.problem.replace(inputs.EMPTY_OUTPUT, ZEROS) if source.problem else None
-    return inputs.one_line(str(found)), source.text, problem
-
-
-ZEROS = "its vector is zeros"
-
-
-def numbered_texts(stream: IO[bytes], json_lines: bool, warn: Any) -> Iterator[tuple[str, str]]:
-    """(id, text) of every input line ("" for a blank or unusable one, warned about)."""
-    for number, raw in enumerate(inputs.read_lines(stream), start=1):
-        if json_lines:
-            text_id, text, problem = json_text(raw, number)
-        else:
-            source = inputs.source_line(raw, first=number == 1)
-            text_id, text = str(number), source.text
-            problem = source.problem.replace(inputs.EMPTY_OUTPUT, ZEROS) if source.problem else None
-        if problem is not None:
-            warn(number, problem)
-        yield text_id, text
-
-
 def write_vectors(output: Path, ids: list[str], vectors: torch.Tensor) -> None:
     """vectors (N, D) float32 with their ids, in the format output's name asks for."""
     array = vectors.numpy().astype(np.float32, copy=False)
@@ -188,7 +139,9 @@ def embed(cfg: DictConfig) -> None:
         warn = warner(str(cfg.input))
         ids: list[str] = []
         parts: list[torch.Tensor] = []
-        lines = numbered_texts(stream, is_json_lines(Path(str(cfg.input))), warn)
+        lines = numbered_texts(
+            stream, is_json_lines(Path(str(cfg.input))), warn, fate="its vector is zeros"
+        )
         try:
             for chunk in inputs.batched(lines, options.batch_size * 16):
                 start = len(ids)

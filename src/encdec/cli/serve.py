@@ -11,7 +11,9 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from encdec.cli.common import CONF_DIR, run_friendly
+from encdec.cli.search import search_setup
 from encdec.errors import ConfigError
+from encdec.inference.open_qa import SearchSetup
 from encdec.serving import auth, lifecycle, schemas
 from encdec.serving.app import build_server
 
@@ -41,8 +43,24 @@ def check(cfg: DictConfig) -> str | None:
     return auth.key_from(cfg.api_key, command_line())
 
 
+def retrieval_setup(cfg: DictConfig) -> SearchSetup | None:
+    """What a retrieval model searches (passages=, index=, hybrid=, reader=, k=, as ask.py); None
+    for the other kinds, which take none of them."""
+    if cfg.get("passages") is not None:
+        return search_setup(cfg, cfg.limits.max_k)
+    named = [n for n in ("index", "reader") if cfg.get(n) is not None]
+    named += ["hybrid"] if cfg.get("hybrid") else []
+    if named:
+        raise ConfigError(
+            f"{', '.join(named)}: only with passages=<file>, the collection a retrieval model "
+            f"searches."
+        )
+    return None
+
+
 def serve(cfg: DictConfig) -> None:
     api_key = check(cfg)
+    search = retrieval_setup(cfg)
     limits = schemas.Limits(**cast(dict[str, Any], OmegaConf.to_container(cfg.limits)))
     server = build_server(
         cfg.ckpt_path or cfg.model_file,
@@ -53,6 +71,7 @@ def serve(cfg: DictConfig) -> None:
         limits=limits,
         accelerator=cfg.accelerator,
         timeout=cfg.timeout,
+        search=search,
     )
     if cfg.host != "127.0.0.1":
         log.warning("Listening on %s: reachable beyond this machine (host=%s).", cfg.host, cfg.host)

@@ -9,7 +9,7 @@ token-id, feature and answer-span columns (cached Arrow) -> length-bucketed batc
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import datasets
@@ -18,7 +18,7 @@ from tokenizers import Tokenizer
 from encdec.data.arrow import QA_SCHEMA
 from encdec.data.base import BucketedDataModule, Source, positive
 from encdec.data.sources import SplitSpec
-from encdec.data.squad import QABatch, QADataset, encode_qa
+from encdec.data.squad import FEATURES, QABatch, QADataset, check_features, encode_qa
 from encdec.data.tokenization import TokenizerSettings, fingerprint, special_ids
 from encdec.errors import ConfigError, DataError
 from encdec.files import file_lock
@@ -53,6 +53,7 @@ class QADataModule(BucketedDataModule):
         long_passages: str = "window",
         eval_max_passage_len: int | None = None,
         max_question_len: int = 64,
+        features: Sequence[str] = FEATURES,
         limit_train: int | None = None,
         limit_eval: int | None = None,
         num_workers: int = 0,
@@ -75,6 +76,7 @@ class QADataModule(BucketedDataModule):
                 f"{max_passage_len}, so that windows overlap and every answer fits in one."
             )
         positive(null=True, limit_train=limit_train, limit_eval=limit_eval)
+        self.features = check_features(features)
         splits["test"] = splits.get("test") or splits["val"]
         super().__init__(
             source,
@@ -122,11 +124,21 @@ class QADataModule(BucketedDataModule):
                 "long_passages": self.long_passages,
                 "max_question_len": self.max_question_len,
                 "train": True,
+                **self.feature_settings(),
             }
         return {
             "max_passage_len": self.eval_max_passage_len,
             "max_question_len": self.max_question_len,
+            **self.feature_settings(),
         }
+
+    def feature_settings(self) -> dict[str, Any]:
+        """The features, when not the default two (so the default's cache keys stay as they were)."""
+        return {} if self.features == FEATURES else {"features": self.features}
+
+    def training_questions(self) -> list[str]:
+        """Every training question (DrQA tunes the embeddings of their most frequent words)."""
+        return self.split("train").data.column("question").to_pylist()
 
     def encode(self, stage: str, tok: Tokenizer) -> QADataset:
         """Encode one split once into Arrow columns, cached by content (rows, vocabulary,
@@ -145,7 +157,9 @@ class QADataModule(BucketedDataModule):
 
         with file_lock(cache):  # one process encodes a split (DDP ranks); the others load it
             ds = raw.map(encode, batched=True, cache_file_name=str(cache), new_fingerprint=key)
-        data = QADataset(ds, with_text=stage != "train", pad_id=special_ids(tok)["pad"])
+        data = QADataset(
+            ds, with_text=stage != "train", pad_id=special_ids(tok)["pad"], features=self.features
+        )
         dropped = len(ds) - len(data)
         if dropped:
             log.warning(

@@ -6,6 +6,7 @@ datamodule encdec.data.qa and by inference), and the batches a reader trains on 
 from __future__ import annotations
 
 import bisect
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,8 +16,30 @@ import torch
 from tokenizers import Tokenizer
 from torch.utils.data import Dataset
 
+from encdec.data.qa_features import DRQA_FEATURES, lemma_exact_match, term_frequency
+from encdec.errors import ConfigError
+
 #: Passage features besides the word: the word occurs in the question (as written / lower-cased).
 FEATURES = ("em_cased", "em_lower")
+#: Every feature a reader may be given (`data.features`): those and DrQA's lemma match and
+#: normalised term frequency (encdec.data.qa_features).
+ALL_FEATURES = (*FEATURES, *DRQA_FEATURES)
+
+
+def check_features(features: Sequence[str]) -> tuple[str, ...]:
+    """The features as a tuple, each known and named once (ConfigError otherwise)."""
+    if isinstance(features, str) or not isinstance(features, Sequence):
+        features = [features]  # refused below, named
+    chosen = tuple(features)
+    unknown = [f for f in chosen if not isinstance(f, str) or f not in ALL_FEATURES]
+    if unknown or len(set(chosen)) != len(chosen):
+        raise ConfigError(
+            f"data.features={list(chosen)}: choose each at most once from "
+            f"{', '.join(ALL_FEATURES)} (e.g. data.features=[em_cased,em_lower,em_lemma,tf])."
+        )
+    return chosen
+
+
 LONG_PASSAGES = ("window", "truncate")
 
 
@@ -62,8 +85,10 @@ def encode_qa(
     long_passages: str = "truncate",
     max_question_len: int = 64,
     train: bool = False,
+    features: Sequence[str] = FEATURES,
 ) -> dict[str, list]:
-    """Token ids, character offsets, exact-match features and answer spans of each question.
+    """Token ids, character offsets, passage `features` (ALL_FEATURES) and answer spans of each
+    question.
 
     Equal contexts (all questions about one paragraph) are tokenized once. With
     `max_passage_len`, longer passages are cut: for training to one window holding the first
@@ -75,16 +100,29 @@ def encode_qa(
     for c in set(contexts):
         e = tok.encode(c, add_special_tokens=False)
         encoded[c] = (e.ids, [o[0] for o in e.offsets], [o[1] for o in e.offsets])
+    features = check_features(features)
     out: dict[str, list] = {
         k: []
-        for k in ("passage_ids", "tok_start", "tok_end", "question_ids", *FEATURES)
+        for k in ("passage_ids", "tok_start", "tok_end", "question_ids", *features)
         + ("start", "end", "window", "keep")
     }
+    frequency: dict[str, list[float]] = {}  # a passage's term frequencies, computed once
     for j, q in enumerate(tok.encode_batch(questions, add_special_tokens=False)):
         ids, starts, ends = encoded[contexts[j]]
         words = [contexts[j][s:e] for s, e in zip(starts, ends, strict=True)]
         q_words = {questions[j][s:e] for s, e in q.offsets}
         q_lower = {w.lower() for w in q_words}
+        column: dict[str, Any] = {}  # each chosen feature over the whole passage
+        if "em_cased" in features:
+            column["em_cased"] = [int(x in q_words) for x in words]
+        if "em_lower" in features:
+            column["em_lower"] = [int(x.lower() in q_lower) for x in words]
+        if "em_lemma" in features:
+            column["em_lemma"] = lemma_exact_match(words, q_words)
+        if "tf" in features:
+            if contexts[j] not in frequency:
+                frequency[contexts[j]] = term_frequency(words)
+            column["tf"] = frequency[contexts[j]]
         span = (-1, -1)
         if answers is not None and answers[j]["text"]:
             span = answer_token_span(
@@ -101,8 +139,8 @@ def encode_qa(
         out["tok_start"].append(starts[w:stop])
         out["tok_end"].append(ends[w:stop])
         out["question_ids"].append(q.ids[:max_question_len])
-        out["em_cased"].append([int(x in q_words) for x in words[w:stop]])
-        out["em_lower"].append([int(x.lower() in q_lower) for x in words[w:stop]])
+        for name in features:
+            out[name].append(column[name][w:stop])
         out["start"].append(span[0] - w if inside else -1)
         out["end"].append(span[1] - w if inside else -1)
         out["window"].append(w)
@@ -160,11 +198,17 @@ class QADataset(Dataset):
     for training, all of them for evaluation). Items are row numbers; `collate` builds the batch.
     """
 
-    def __init__(self, ds: datasets.Dataset, with_text: bool, pad_id: int) -> None:
+    def __init__(
+        self,
+        ds: datasets.Dataset,
+        with_text: bool,
+        pad_id: int,
+        features: Sequence[str] = FEATURES,
+    ) -> None:
         table = ds.data.table if hasattr(ds.data, "table") else ds.data
         self.pad_id, self.with_text = pad_id, with_text
         self.passage, self.question = Ragged(table["passage_ids"]), Ragged(table["question_ids"])
-        self.features = [Ragged(table[f], np.float32) for f in FEATURES]
+        self.features = [Ragged(table[f], np.float32) for f in check_features(features)]
         self.start = table["start"].to_numpy()
         self.end = table["end"].to_numpy()
         self.rows = np.flatnonzero(table["keep"].to_numpy(zero_copy_only=False))
@@ -190,7 +234,7 @@ class QADataset(Dataset):
         q_len = torch.tensor([len(self.question[r]) for r in rows])
         passage = torch.full((len(rows), int(p_len.max())), self.pad_id, dtype=torch.long)
         question = torch.full((len(rows), int(q_len.max())), self.pad_id, dtype=torch.long)
-        features = torch.zeros(len(rows), passage.size(1), len(FEATURES))
+        features = torch.zeros(len(rows), passage.size(1), len(self.features))
         for b, r in enumerate(rows):
             passage[b, : p_len[b]] = torch.from_numpy(self.passage[r])
             question[b, : q_len[b]] = torch.from_numpy(self.question[r])

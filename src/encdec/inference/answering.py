@@ -12,7 +12,7 @@ from typing import Any, cast
 import datasets
 import torch
 
-from encdec.data.squad import QADataset, encode_qa
+from encdec.data.squad import FEATURES, QADataset, check_features, encode_qa
 from encdec.decoding.spans import top_spans
 from encdec.errors import ConfigError
 from encdec.inference import inputs
@@ -38,15 +38,26 @@ def question_limit(task: QATask) -> int:
     return DEFAULT_QUESTION_TOKENS
 
 
+def trained_features(task: QATask) -> tuple[str, ...]:
+    """The passage features this reader was trained with (`data.features`; before they were
+    recorded, the two exact-match flags)."""
+    saved = task.checkpoint_extras
+    data = (saved.config.get("data") if saved is not None else None) or {}
+    features = data.get("features")
+    return FEATURES if features is None else check_features(features)
+
+
 def _batch(task: QATask, items: list[dict[str, str]]) -> Any:
     tok = task.tokenizer
     contexts, questions = [i["context"] for i in items], [i["question"] for i in items]
+    features = trained_features(task)
     columns = encode_qa(
         tok,
         contexts,
         questions,
         max_passage_len=inputs.MAX_CONTEXT_TOKENS,
         max_question_len=question_limit(task),
+        features=features,
     )
     columns.update(
         id=[str(i) for i in range(len(items))],
@@ -56,7 +67,9 @@ def _batch(task: QATask, items: list[dict[str, str]]) -> Any:
     )
     pad_id = tok.token_to_id("<pad>")
     assert pad_id is not None  # every encdec tokenizer holds it
-    ds = QADataset(datasets.Dataset.from_dict(columns), with_text=True, pad_id=pad_id)
+    ds = QADataset(
+        datasets.Dataset.from_dict(columns), with_text=True, pad_id=pad_id, features=features
+    )
     return ds.collate(list(range(len(items))))
 
 

@@ -137,3 +137,19 @@ def load(path: str | Path, map_location: str = "cpu", checkpoint: bool | None = 
     else:
         loaded = build.load_model_file(path, map_location=map_location)
     return predictor_for(loaded.task, loaded.kind)
+
+
+def load_kind(path: object, kind: TaskKind, what: str) -> Predictor:
+    """The model at `path` (a model file or `.ckpt`), which must be of `kind`: e.g. the reader
+    of open-domain QA (`what`: the option naming it); one ConfigError line otherwise."""
+    from encdec.errors import ConfigError  # noqa: PLC0415
+
+    if not isinstance(path, str | Path) or not str(path):
+        raise ConfigError(f"{what}={path!r}: give the path of a model file or checkpoint.")
+    model = load(path)
+    if model.kind != kind:
+        raise ConfigError(
+            f"{what}={path} is a {model.kind} model, not a {kind} model: give one trained with "
+            f"task={kind}."
+        )
+    return model

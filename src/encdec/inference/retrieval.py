@@ -23,6 +23,7 @@ from encdec.inference.kinds import TaskKind
 from encdec.inference.predictor import Predicted, PredictOptions, Warn
 from encdec.models.retriever import DualEncoder
 from encdec.retrieval.index import IndexInfo, VectorIndex, weights_hash
+from encdec.retrieval.ranking import Ranking
 from encdec.tasks.retrieval import RetrievalTask
 
 #: The lengths a retriever saved without them in its config is read with (the data defaults).
@@ -125,12 +126,7 @@ class Retriever:
             raise ValueError("passages is empty: give at least one passage to search.")
         index = self.index(texts) if texts is not None else passages
         assert isinstance(index, VectorIndex)
-        if index.info.model_hash != self.model_hash:
-            raise ValueError(
-                "the index was built by another model (its model_hash differs): build it again "
-                "with this model's index(passages)."
-            )
-        ranking = index.search(self.encode_questions(questions), min(k, len(index)))
+        ranking = self.rank(questions, index, k)
         found = [
             [
                 Hit(int(n), float(s), texts[int(n)] if texts is not None else None)
@@ -139,6 +135,15 @@ class Retriever:
             for ids, scores in zip(ranking.ids, ranking.scores, strict=True)
         ]
         return found[0] if one else found
+
+    def rank(self, questions: Sequence[str], index: VectorIndex, k: int) -> Ranking:
+        """The `k` best passage numbers of each question in an index this model built."""
+        if index.info.model_hash != self.model_hash:
+            raise ValueError(
+                "the index was built by another model (its model_hash differs): build it again "
+                "with this model's index(passages)."
+            )
+        return index.search(self.encode_questions(questions), min(k, len(index)))
 
     def to(self, device: str | torch.device) -> Retriever:
         self.task.to(device)

@@ -2,7 +2,9 @@
 
 Question and passage share one word embedding and are encoded by the same kind of Encoder
 (the configured `rnn`). Each passage token's RNN input is its embedding plus
-- exact-match flags (the word occurs in the question, as written / lower-cased), and
+- `num_features` features computed by the data (`data.features`: exact-match flags, the word
+  occurs in the question as written / lower-cased, and optionally DrQA's lemma match and
+  normalised term frequency), and
 - a question-aligned embedding: the configured `attention` module, with the passage embedding as
   query and the question embeddings as keys and values, mixes the question words that this
   passage word resembles (soft alignment, e.g. "car" <-> "vehicle"). With `attention=none` there

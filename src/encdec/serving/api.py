@@ -13,6 +13,7 @@ its `DecodingSettings`.
 
 # No `from __future__ import annotations`: LitServe gives FastAPI decode_request's request
 # annotation as the route's body type, which must be the class itself, not its name.
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +24,18 @@ from fastapi.responses import JSONResponse
 from encdec.data.copy_vocab import piece
 from encdec.errors import ConfigError
 from encdec.inference.answering import answer_each, length_warnings
+from encdec.inference.open_qa import SearchSetup
 from encdec.inference.predictor import Predictor, load
+from encdec.inference.retrieval import Retriever
 from encdec.inference.translator import Decoded, decode_lines, decoding_settings
-from encdec.serving.schemas import EncodeRequest, QARequest, TextRequest
+from encdec.serving.schemas import EncodeRequest, QARequest, SearchRequest, TextRequest
+
+log = logging.getLogger(__name__)
+
+
+def passage_warning(number: int, message: str) -> None:
+    """A line of the passages file that is left out, in the server's log."""
+    log.warning("passages, line %d: %s", number, message)
 
 
 def load_predictor(path: str | Path, model_file: bool = False) -> Predictor:
@@ -246,4 +256,39 @@ class EncodeAPI(_ModelAPI):
                 if notes.get(i):
                     result["warnings"] = notes[i]
                 results[i] = result
+        return results
+
+
+class SearchAPI(_ModelAPI):
+    """A retrieval model: {"question", "k"} -> the k best passages of the collection it was
+    started with and, with a reader, the answer among them (`Asked.record`, as ask.py)."""
+
+    def __init__(
+        self,
+        model_path: str,
+        setup: SearchSetup,
+        model_file: bool = False,
+        max_batch_size: int = 32,
+        batch_timeout: float = 0.01,
+    ):
+        super().__init__(model_path, model_file, max_batch_size, batch_timeout)
+        self.search_setup = setup
+
+    def setup(self, device: str) -> None:
+        super().setup(device)
+        assert isinstance(self.predictor, Retriever)
+        self.system, self.collection = self.search_setup.open(self.predictor, passage_warning)
+
+    def decode_request(self, request: SearchRequest) -> SearchRequest:
+        return request
+
+    def answer(self, requests: list[SearchRequest]) -> list[dict[str, Any]]:
+        groups: dict[int | None, list[int]] = {}
+        for i, r in enumerate(requests):
+            groups.setdefault(r.k, []).append(i)
+        results: list[dict[str, Any]] = [{} for _ in requests]
+        for k, members in groups.items():
+            asked = self.system.ask([requests[i].question for i in members], k)
+            for i, found in zip(members, asked, strict=True):
+                results[i] = found.record(self.collection)
         return results

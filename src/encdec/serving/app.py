@@ -1,7 +1,8 @@
 """The server: LitServe around the model's LitAPI, the web page at /, /model, JSON errors.
 
-Routes: POST /predict (the model), POST /encode (semantic vectors of texts, every kind: a second
-LitAPI, LitServe's multiple-API support, with a worker of its own), GET /health (LitServe: "ok" once the model is loaded),
+Routes: POST /predict (the model; a retrieval model searches the passages it was started with),
+POST /encode (semantic vectors of texts, every kind: a second LitAPI, LitServe's multiple-API
+support, with a worker of its own), GET /health (LitServe: "ok" once the model is loaded),
 GET /model (what is served: task, languages, vocabulary, training summary, recorded metrics,
 request limits), GET / (the page; static files under /static, no build step, nothing fetched
 from elsewhere). With an API key every route but the page and its files needs the header
@@ -30,9 +31,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from encdec import build
 from encdec.errors import ConfigError
+from encdec.inference.open_qa import SearchSetup
 from encdec.inference.predictor import Predictor
+from encdec.inference.retrieval import Retriever
 from encdec.serving import batching, schemas
-from encdec.serving.api import QAAPI, EncodeAPI, Seq2SeqAPI, load_predictor
+from encdec.serving.api import (
+    QAAPI,
+    EncodeAPI,
+    SearchAPI,
+    Seq2SeqAPI,
+    load_predictor,
+    passage_warning,
+)
 from encdec.serving.auth import KeyMiddleware
 
 log = logging.getLogger(__name__)
@@ -41,6 +51,8 @@ STATIC = Path(__file__).parent / "static"
 
 
 #: The LitAPI (its request schema) of each task kind.
+# the API of each kind that answers a request by itself; a retrieval model serves SearchAPI over
+# the collection it is started with
 API_OF_KIND: dict[str, type[Seq2SeqAPI] | type[QAAPI]] = {
     "translation": Seq2SeqAPI,
     "summarization": Seq2SeqAPI,
@@ -171,29 +183,54 @@ def build_server(
     limits: schemas.Limits | None = None,
     accelerator: str = "auto",
     timeout: float = 60,
+    search: SearchSetup | None = None,
 ) -> ls.LitServer:
-    """The LitServer for a train.py checkpoint or (`model_file`) an exported model file;
-    `run(host=..., port=...)` serves it."""
+    """The LitServer for a train.py checkpoint or (`model_file`) an exported model file (a
+    retrieval model with what it `search`es); `run(host=..., port=...)` serves it."""
     path = Path(model_path)
     limits = limits or schemas.Limits()
     schemas.configure(limits)
     # here for /model and to pick the API; each worker loads its own
     predictor = load_predictor(path, model_file)
-    if predictor.kind not in API_OF_KIND:
-        raise ConfigError(
-            f"{path} is a {predictor.kind} model: serve.py serves "
-            f"{', '.join(API_OF_KIND)} models. Search with encdec.load(path).search(...), or "
-            f"get its vectors with python embed.py."
-        )
-    api_class = API_OF_KIND[predictor.kind]
     info = model_info(path, predictor, limits, model_file)
+    if predictor.kind == "retrieval":
+        if search is None:
+            raise ConfigError(
+                f"{path} is a retrieval model: it searches a collection. Give passages=<file> "
+                f"(one passage a line, or .jsonl), indexed first with python index.py "
+                f"retriever={path} passages=<file>."
+            )
+        assert isinstance(predictor, Retriever)
+        system, collection = search.open(predictor, passage_warning)  # a bad setup: one line now
+        info["search"] = {
+            "passages": len(collection.texts),
+            "k": system.k,
+            "hybrid": search.hybrid,
+            "reader": search.reader is not None,
+        }
+        del system, collection
+    elif search is not None:
+        raise ConfigError(
+            f"passages= is for retrieval models; {path} is a {predictor.kind} model. Leave "
+            f"passages, index, hybrid and reader out."
+        )
     del predictor
     # LitServe reads LIT_SERVER_API_KEY from the environment at import; the config's key (which
     # defaults to it) takes its place (before the routes are made, when LitServe consults it).
     ls_server.LIT_SERVER_API_KEY = api_key
-    api = api_class(
-        str(path), model_file, max_batch_size=max_batch_size, batch_timeout=batch_timeout
-    )
+    api: ls.LitAPI
+    if search is not None:
+        api = SearchAPI(
+            str(path),
+            search,
+            model_file,
+            max_batch_size=max_batch_size,
+            batch_timeout=batch_timeout,
+        )
+    else:
+        api = API_OF_KIND[info["task"]](
+            str(path), model_file, max_batch_size=max_batch_size, batch_timeout=batch_timeout
+        )
     api.loop = batching.loop_for(max_batch_size)  # waits for requests instead of polling
     encoder = EncodeAPI(
         str(path), model_file, max_batch_size=max_batch_size, batch_timeout=batch_timeout

@@ -27,6 +27,7 @@ class Limits:
     max_beam_size: int = 16  # beam_size 1..this (and within inputs.LIMITS)
     max_length: int = 512  # max_length 1..this output tokens
     max_length_penalty: float = 5.0  # length_penalty 0..this
+    max_k: int = 20  # passages a search returns, 1..this (retrieval models)
     max_request_bytes: int = 1_000_000  # request body size (413 above)
 
 
@@ -145,5 +146,24 @@ class EncodeRequest(BaseModel):
         if self.pooling is not None and self.pooling not in POOLINGS:
             raise FieldError(
                 "pooling", f"pooling={self.pooling!r} is not one of {sorted(POOLINGS)} (or null)"
+            )
+        return self
+
+
+class SearchRequest(BaseModel):
+    """A retrieval model's /predict: a question, and how many passages to return (`k`, 1..
+    `max_k`; null: the server's `k`)."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    question: str
+    k: int | None = None
+
+    @model_validator(mode="after")
+    def _bounds(self) -> SearchRequest:
+        _check_text("question", self.question, LIMITS.max_question_chars)
+        if self.k is not None and not 1 <= self.k <= LIMITS.max_k:
+            raise FieldError(
+                "k", f"k={self.k} is out of range: give a whole number 1..{LIMITS.max_k}"
             )
         return self

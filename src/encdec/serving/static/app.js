@@ -47,6 +47,12 @@ async function start() {
   $("task-name").textContent = info.task;
   $("model-summary").textContent = describe(info);
   if (info.task === "qa") { $("qa").hidden = false; return; }
+  if (info.task === "retrieval") {
+    $("search").hidden = false;
+    $("search-k").max = info.limits.max_k;
+    $("search-k").placeholder = `${info.search.k}`;
+    return;
+  }
   $("seq2seq").hidden = false;
   const summarizing = info.task === "summarization";
   $("run").textContent = summarizing ? "Summarize" : "Translate";
@@ -129,13 +135,50 @@ $("qa-form").addEventListener("submit", async (event) => {
     const data = await call("/predict", { context, question: $("qa-question").value });
     $("qa-answer").textContent = data.answer;
     $("qa-score").textContent = `(probability ${data.score.toFixed(3)}, characters ${data.start}–${data.end})`;
-    const passage = $("passage");
-    passage.textContent = "";
-    const mark = document.createElement("mark");
-    mark.textContent = context.slice(data.start, data.end);
-    passage.append(context.slice(0, data.start), mark, context.slice(data.end));
+    markedPassage($("passage"), context, data.start, data.end);
     $("qa-result").hidden = false;
   } catch (e) { showError(e.message); } finally { $("ask").disabled = false; }
+});
+
+// A passage's text with [start, end) marked (the answer), as the QA form marks it.
+function markedPassage(element, text, start, end) {
+  element.textContent = "";
+  const mark = document.createElement("mark");
+  mark.textContent = text.slice(start, end);
+  element.append(text.slice(0, start), mark, text.slice(end));
+}
+
+$("search-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  showError("");
+  const request = { question: $("search-question").value };
+  const k = numberField("search-k");
+  if (k !== undefined) request.k = k;
+  $("search-run").disabled = true;
+  try {
+    const data = await call("/predict", request);
+    const list = $("search-passages");
+    list.textContent = "";
+    for (const passage of data.passages) {
+      const item = document.createElement("li");
+      const score = document.createElement("span");
+      score.className = "hint";
+      score.textContent = `${passage.id} · score ${passage.score.toFixed(3)} `;
+      const text = document.createElement("span");
+      text.className = "passage";
+      const answered = data.answer !== undefined && passage.id === data.passage_id;
+      if (answered) markedPassage(text, passage.text, data.start, data.end);
+      else text.textContent = passage.text;
+      item.append(score, text);
+      list.appendChild(item);
+    }
+    $("search-answer-line").hidden = data.answer === undefined;
+    if (data.answer !== undefined) {
+      $("search-answer").textContent = data.answer;
+      $("search-answer-score").textContent = `(reader probability ${data.reader_score.toFixed(3)}, passage ${data.rank})`;
+    }
+    $("search-result").hidden = false;
+  } catch (e) { showError(e.message); } finally { $("search-run").disabled = false; }
 });
 
 $("save-key").addEventListener("click", () => {
