@@ -3,28 +3,20 @@ question's own paragraph, and (with --encoder) the dense and hybrid rows."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.bench.test_bench_retrieval import squad_folder
-from tests.support.helpers import QA_CKPT
+from tests.support.helpers import QA_CKPT, run_bench
 
 #: Subprocess runs: `make test-slow`.
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
-
 
 def bench(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    return subprocess.run(
-        [sys.executable, str(REPO / "bench" / "open_qa.py"), *args],
-        capture_output=True, text=True, env=env, timeout=300,
-    )  # fmt: skip
+    return run_bench("open_qa.py", *args, timeout=300)
 
 
 def test_bm25_dense_and_hybrid_rows_with_a_reader(tmp_path: Path) -> None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.support.helpers import run_bench
 
 #: Subprocess runs of the CLI or the server: `make test-slow`.
 pytestmark = pytest.mark.slow
@@ -42,11 +42,7 @@ def squad_folder(tmp_path: Path) -> Path:
 
 
 def bench(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    return subprocess.run(
-        [sys.executable, str(REPO / "bench" / "retrieval.py"), *args],
-        capture_output=True, text=True, env=env, timeout=120,
-    )  # fmt: skip
+    return run_bench("retrieval.py", *args, timeout=120)
 
 
 def test_bm25_rows_for_both_collections(tmp_path: Path) -> None:

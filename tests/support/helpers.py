@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
@@ -172,3 +175,12 @@ def retriever_model_file(root: Path, data_dir: Path) -> Path:
     ]
     task = build.assemble(compose_train(overrides, root / "run")).task
     return build.write_model_file(task, root / "retriever.pt")
+
+
+def run_bench(script: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """`python bench/<script> ARGS` as a user types it, with this checkout's src/ importable."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    return subprocess.run(
+        [sys.executable, str(ROOT / "bench" / script), *args],
+        capture_output=True, text=True, env=env, timeout=timeout,
+    )  # fmt: skip
