@@ -111,7 +111,7 @@ class InterruptCheckpoint(L.Callback):
         interrupted = isinstance(exception, (KeyboardInterrupt, SIGTERMException))
         if not interrupted or trainer.state.fn != TrainerFn.FITTING:
             return
-        trainer.save_checkpoint(self.path, weights_only=False)  # the full state, to resume from
+        trainer.save_checkpoint(self.path)
         log.warning(
             "Interrupted at step %d: saved %s. Run the same command again to resume (resume=auto).",
             trainer.global_step,
