@@ -8,17 +8,42 @@ every run logs `time/minutes` (wall minutes of training, counted on across resum
 `encdec.callbacks.ElapsedTime`) beside its validation figures. Printed: one row per run, the
 best `--metric` reached within each budget ("-": no validation yet), the total time and the
 figure at its end. `--figure` draws the metric against minutes for all runs in one plot.
+
+A run from before `time/minutes` was logged is read from its `train.log` instead: minutes from
+the log's first line to each line that logs the metric (`val/bleu 30.58 ...`, as the translation
+task writes it), so they include start-up and, for a resumed run, the pause between its parts.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import re
 import shlex
 import sys
+from datetime import datetime
 from pathlib import Path
 
 TIME = "time/minutes"
+#: `[2026-12-07 06:29:38,812][encdec.tasks.seq2seq][INFO] - val/bleu 0.05 (...)`
+LOG_TIME = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),\d+\]")
+LOG_VALUE = re.compile(r"\] - (\S+) (-?[\d.]+)")
+
+
+def curve_from_log(run_dir: Path, metric: str) -> list[tuple[float, float]]:
+    """(minutes since the log's first line, value) of each logged `metric` in train.log."""
+    start, points = None, []
+    path = run_dir / "train.log"
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        stamp = LOG_TIME.match(line)
+        if stamp is None:
+            continue
+        when = datetime.strptime(stamp[1], "%Y-%m-%d %H:%M:%S")
+        start = start or when
+        value = LOG_VALUE.search(line, stamp.end())
+        if value is not None and value[1] == metric:
+            points.append(((when - start).total_seconds() / 60, float(value[2])))
+    return points
 
 
 def curve(run_dir: Path, metric: str) -> list[tuple[float, float]]:
@@ -32,10 +57,12 @@ def curve(run_dir: Path, metric: str) -> list[tuple[float, float]]:
             for row in csv.DictReader(f):
                 if row.get(TIME) and row.get(metric):
                     points.append((float(row[TIME]), float(row[metric])))
+    if not points and (run_dir / "train.log").is_file():
+        points = curve_from_log(run_dir, metric)
     if not points:
         raise SystemExit(
-            f"{run_dir}: no rows with both {TIME} and {metric} (a run from before ElapsedTime, or "
-            f"another task's metric)."
+            f"{run_dir}: no rows with both {TIME} and {metric}, and no `{metric}` lines in its "
+            f"train.log (another task's metric?)."
         )
     return sorted(points)
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
+import ast
+import importlib.util
+import os
 import shlex
 import subprocess
 import sys
@@ -58,3 +62,20 @@ def test_a_missing_source_is_refused(tmp_path: Path) -> None:
         text=True,
     )
     assert done.returncode == 2 and "--source nope.ckpt: no such file" in done.stderr
+
+
+def test_side_by_side_pins_each_arm_to_its_own_core(tmp_path: Path, monkeypatch) -> None:
+    spec = importlib.util.spec_from_file_location("transfer_bench", REPO / "bench" / "transfer.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    report = "import os; print(sorted(os.sched_getaffinity(0)), os.environ['OMP_NUM_THREADS'])"
+    monkeypatch.setattr(bench, "arm_command", lambda args, arm: [sys.executable, "-c", report])
+    args = argparse.Namespace(out=str(tmp_path), seed=7)
+    if len(os.sched_getaffinity(0)) < 2:
+        assert bench.side_by_side(args) == 2  # refused: one core cannot hold both arms
+        return
+    assert bench.side_by_side(args) == 0
+    logs = [(tmp_path / "outputs" / f"transfer-{arm}-7.log").read_text() for arm in bench.ARMS]
+    cores = [ast.literal_eval(log.split("]")[0] + "]") for log in logs]
+    assert all(len(c) == 1 for c in cores) and cores[0] != cores[1], logs
+    assert all(log.strip().endswith(" 1") for log in logs), logs

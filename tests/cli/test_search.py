@@ -114,7 +114,9 @@ def test_refusals_are_one_line(retriever_file: Path, collection: Path, tmp_path:
         build_index(config("index", f"retriever={QA_CKPT}", f"passages={collection}"))
     with pytest.raises(ConfigError, match="hybrid=true fuses BM25 with a dense retriever"):
         ask(config(*ask_with, "hybrid=true"))
-    with pytest.raises(ConfigError, match="k=0 is not allowed"):
+    with pytest.raises(
+        ConfigError, match="k=0 is not allowed: it must be a whole number from 1 to 100"
+    ):
         ask(config(*ask_with, "k=0"))
     with pytest.raises(ConfigError, match='give question="..." or input='):
         ask(config("ask", f"passages={collection}"))

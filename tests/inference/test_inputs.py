@@ -8,6 +8,7 @@ import warnings
 
 import pytest
 
+from encdec.errors import ConfigError
 from encdec.inference import inputs
 
 
@@ -35,7 +36,7 @@ def test_an_option_out_of_range_names_itself_and_the_range(name: str, value) -> 
     message = str(err.value)
     assert message.startswith(f"{name}={value} is not allowed")
     assert f"from {low} to {high}" in message and "\n" not in message
-    assert isinstance(err.value, ValueError)
+    assert isinstance(err.value, ValueError) and isinstance(err.value, ConfigError)
 
 
 def test_options_in_range_pass() -> None:
@@ -45,6 +46,14 @@ def test_options_in_range_pass() -> None:
     assert inputs.check_option("max_length", 1024) == 1024
     with pytest.raises(inputs.OptionError, match="batch_size=None is not allowed"):
         inputs.check_option("batch_size", None, optional=False)
+
+
+def test_a_caller_may_lower_the_upper_bound() -> None:
+    assert inputs.check_option("k", 20, optional=False, most=20) == 20
+    with pytest.raises(inputs.OptionError, match=r"k=21 .* from 1 to 20, e\.g\. k=5\.$"):
+        inputs.check_option("k", 21, optional=False, most=20)
+    with pytest.raises(inputs.OptionError, match="from 1 to 100"):
+        inputs.check_option("k", 101, optional=False, most=500)  # never above LIMITS
 
 
 def test_lines_split_on_newline_only() -> None:

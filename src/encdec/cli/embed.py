@@ -74,10 +74,7 @@ def check(cfg: DictConfig) -> EmbedOptions:
             raise ConfigError(
                 f"{name}={value!r}: give a name, e.g. pooling=mean (or leave it out)."
             )
-    try:
-        batch_size = inputs.check_option("batch_size", cfg.get("batch_size"), optional=False)
-    except inputs.OptionError as err:
-        raise ConfigError(str(err)) from None
+    batch_size = inputs.check_option("batch_size", cfg.get("batch_size"), optional=False)
     return EmbedOptions(
         Path(str(cfg.ckpt_path or cfg.model_file)),
         cfg.ckpt_path is not None,

@@ -39,13 +39,10 @@ INPUT_FORMATS = "a UTF-8 text file, one input per line (QA: JSON lines with cont
 def predict_options(cfg: DictConfig) -> PredictOptions:
     """beam_size / max_length / batch_size / n_best in range and scores a boolean, before
     anything is loaded."""
-    try:
-        values = {
-            key: inputs.check_option(key, cfg.get(key), optional=key != "batch_size")
-            for key in ("beam_size", "max_length", "batch_size", "n_best")
-        }
-    except inputs.OptionError as err:
-        raise ConfigError(str(err)) from None
+    values = {
+        key: inputs.check_option(key, cfg.get(key), optional=key != "batch_size")
+        for key in ("beam_size", "max_length", "batch_size", "n_best")
+    }
     scores = cfg.get("scores", False)
     if not isinstance(scores, bool):
         raise ConfigError(f"scores={scores} is not allowed: give scores=true or scores=false.")
@@ -82,10 +79,7 @@ def predict(cfg: DictConfig) -> None:
     with source or nullcontext():
         loaded = build.load_checkpoint(cfg.ckpt_path)
         predictor = predictor_for(loaded.task, loaded.kind)
-        try:
-            predictor.check(options)
-        except inputs.OptionError as err:
-            raise ConfigError(str(err)) from None
+        predictor.check(options)  # OptionError (a ConfigError): one line
         torch.set_grad_enabled(False)
         fields = {"question": cfg.get("question"), "context": cfg.get("context")}
         answer = predictor.command_line(fields, options, lambda message: log.warning("%s", message))

@@ -56,16 +56,13 @@ def index_folder(cfg: DictConfig) -> Path:
     return Path(str(cfg.index)) if cfg.get("index") else default_index_path(str(cfg.passages))
 
 
-def positive(cfg: DictConfig, name: str, most: int) -> int:
-    value = cfg.get(name)
-    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= most:
-        raise ConfigError(f"{name}={value!r} is not allowed: give a whole number in 1..{most}.")
-    return value
+def batch_size_of(cfg: DictConfig) -> int:
+    return inputs.check_option("batch_size", cfg.get("batch_size"), optional=False) or 1
 
 
 # -- index.py ----------------------------------------------------------------------------------
 def build_index(cfg: DictConfig) -> None:
-    batch_size = positive(cfg, "batch_size", 4096)
+    batch_size = batch_size_of(cfg)
     passages, folder = Path(str(cfg.passages)), index_folder(cfg)
     if same_file(folder, passages):
         raise ConfigError(f"index={folder} is the passages file: give another folder.")
@@ -131,13 +128,13 @@ def search_setup(cfg: DictConfig, most_k: int) -> SearchSetup:
         None if cfg.get("index") is None else str(cfg.index),
         hybrid,
         None if cfg.get("reader") is None else str(cfg.reader),
-        positive(cfg, "k", most_k),
+        inputs.check_option("k", cfg.get("k"), optional=False, most=most_k) or 1,
     )
 
 
 def ask(cfg: DictConfig) -> None:
     setup = search_setup(cfg, 100)
-    batch_size = positive(cfg, "batch_size", 4096)
+    batch_size = batch_size_of(cfg)
     passages = Path(setup.passages)
     if cfg.get("output") is not None:
         for given, name in ((passages, "passages"), (cfg.get("input"), "input")):

@@ -28,9 +28,10 @@ Lines
 
 Options
 - `beam_size` (1..64), `max_length` (1..1024 output tokens), `batch_size` (1..4096), `n_best`
-  (1..64, at most the beam size) must be whole numbers in their range (`LIMITS`); otherwise
-  `OptionError` (a ValueError) with a one-line message naming the option and the range.
-  `predict.py` prints it and exits with status 1, no traceback; the Python API raises it. A
+  (1..64, at most the beam size) and a search's `k` (1..100) must be whole numbers in their range
+  (`LIMITS`); otherwise `OptionError` (a `ConfigError`, so a ValueError) with a one-line message
+  naming the option and the range. The commands print it and exit with status 1, no traceback;
+  the Python API raises it. A
   non-string sentence given to the API is a ValueError naming its index.
 
 Exit status of `predict.py`: 0 when every input line got its output line, including lines that
@@ -52,6 +53,7 @@ from dataclasses import dataclass
 from typing import IO, Any, TypeVar
 
 from encdec.decoding.types import MAX_BEAM_SIZE, MAX_OUTPUT_LENGTH
+from encdec.errors import ConfigError
 
 T = TypeVar("T")
 
@@ -61,6 +63,7 @@ LIMITS: dict[str, tuple[int, int, int]] = {
     "max_length": (1, MAX_OUTPUT_LENGTH, 80),
     "batch_size": (1, 4096, 64),
     "n_best": (1, MAX_BEAM_SIZE, 3),
+    "k": (1, 100, 5),  # passages retrieved per question (a server may allow fewer)
 }
 #: The most source tokens any model is given (a Transformer: its max_positions, if smaller).
 MAX_SOURCE_TOKENS = 1024
@@ -74,7 +77,7 @@ _LINE_BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
 _NO_BREAKS = str.maketrans(dict.fromkeys(_LINE_BREAKS, " "))
 
 
-class OptionError(ValueError):
+class OptionError(ConfigError):
     """A decoding option out of its range; the message names it and the allowed values."""
 
 
@@ -83,9 +86,14 @@ class InputWarning(UserWarning):
 
 
 # -- options ------------------------------------------------------------------------------------
-def check_option(name: str, value: Any, optional: bool = True) -> int | None:
-    """`value` as a whole number within LIMITS[name] (None when optional), else OptionError."""
+def check_option(
+    name: str, value: Any, optional: bool = True, most: int | None = None
+) -> int | None:
+    """`value` as a whole number within LIMITS[name] (None when optional), else OptionError.
+    `most` lowers the upper bound (a server's own limit)."""
     low, high, example = LIMITS[name]
+    high = high if most is None else min(high, most)
+    example = min(example, high)
     if value is None and optional:
         return None
     whole = isinstance(value, int) and not isinstance(value, bool)
