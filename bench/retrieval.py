@@ -9,8 +9,11 @@ Two collections (issue 29):
   SQuAD's own paragraphs": far smaller than the Wikipedia of DrQA's SQuAD-open, so not comparable
   with its figures).
 Each question has one right paragraph, the one it was written on. Rows: BM25 (bm25s, Lucene
-scores, English stop words, Porter stems); with --encoder also the dense retriever and the hybrid
-(reciprocal rank fusion of both). Latency: the median time to search one question (tokenize or
+scores, English stop words, Porter stems); with --encoder also the dense retriever and two hybrids:
+reciprocal rank fusion of both (what ask.py and serve.py use) and score interpolation, whose
+BM25 weight is cross-fitted: chosen (by MRR, from 0.1..0.9) on the questions of the
+odd-numbered paragraphs for those of the even-numbered ones, and the other way round, so no
+question is scored with a weight chosen on itself. Latency: the median time to search one question (tokenize or
 encode it, then search), over 200 questions, one at a time.
 
 --encoder takes a trained retrieval model file or checkpoint (`python train.py task=retrieval`):
@@ -36,7 +39,7 @@ import encdec
 from encdec.data.retrieval import RetrievalSet, read_retrieval_set
 from encdec.data.sources import QAFiles
 from encdec.retrieval.bm25 import BM25Retriever
-from encdec.retrieval.fusion import reciprocal_rank_fusion
+from encdec.retrieval.fusion import reciprocal_rank_fusion, score_interpolation
 from encdec.retrieval.index import IndexInfo, VectorIndex
 from encdec.retrieval.metrics import evaluate, gold_ranks
 from encdec.retrieval.ranking import Ranking
@@ -44,6 +47,8 @@ from encdec.retrieval.ranking import Ranking
 KS = (1, 5, 20)
 DEPTH = 100  # passages ranked per question: recall@20 and MRR@100
 LATENCY_QUESTIONS = 200
+#: BM25 weights tried by the cross-fitted score interpolation.
+WEIGHTS = tuple(round(0.1 * i, 1) for i in range(1, 10))
 
 #: texts -> (len(texts), D) float32 vectors
 Encode = Callable[[Sequence[str]], np.ndarray]
@@ -84,6 +89,28 @@ def latency_ms(search_one: Callable[[str], object], questions: Sequence[str]) ->
     return 1000 * statistics.median(times)
 
 
+def cross_fitted_interpolation(
+    sparse: Ranking, dense: Ranking, gold: np.ndarray
+) -> tuple[Ranking, list[float]]:
+    """Score interpolation of BM25 (weight w) and dense (1 - w), w chosen for each half of the
+    questions (by the parity of their paragraph's number) as the best MRR on the other half.
+    Returns the ranking and the two weights (even half, odd half)."""
+    half = gold % 2  # (Q,) 0 / 1
+    fused = {w: score_interpolation(sparse, dense, DEPTH, w) for w in WEIGHTS}
+
+    def mrr(ranking: Ranking, part: np.ndarray) -> float:
+        return evaluate(gold_ranks(ranking.ids[part], gold[part]), depth=DEPTH).mrr
+
+    first = fused[WEIGHTS[0]]
+    ids, scores, chosen = np.empty_like(first.ids), np.empty_like(first.scores), []
+    for h in (0, 1):
+        other = half != h
+        w = max(WEIGHTS, key=lambda w: mrr(fused[w], other))
+        ids[~other], scores[~other] = fused[w].ids[~other], fused[w].scores[~other]
+        chosen.append(w)
+    return Ranking(ids=ids, scores=scores), chosen
+
+
 def report(name: str, collection: str, ranking: Ranking, pairs: RetrievalSet, extra: str) -> None:
     ranks = gold_ranks(ranking.ids, pairs.gold)
     scores = evaluate(ranks, depth=ranking.depth, ks=KS, collection=len(pairs.passages))
@@ -122,6 +149,14 @@ def run(collection: str, pairs: RetrievalSet, encoder: tuple | None, threads: in
     )
     hybrid = reciprocal_rank_fusion([sparse, dense], k=DEPTH)
     report("hybrid (RRF)", collection, hybrid, pairs, "BM25 + dense, reciprocal rank fusion c=60")
+    weighted, weights = cross_fitted_interpolation(sparse, dense, pairs.gold)
+    report(
+        "hybrid (interpolation)",
+        collection,
+        weighted,
+        pairs,
+        f"BM25 weight {weights[0]} / {weights[1]}, each chosen on the other half of the questions",
+    )
 
 
 def main() -> None:

@@ -7,9 +7,8 @@
     python bench/transfer.py --task qa --source <ckpt> --steps 2 --dry-run   # the commands only
     python bench/transfer.py --side-by-side --task qa --source <ckpt> --minutes 20 -- ...
 
-Two train.py runs on this checkout: the arm `scratch` (the recipe as given)
-
-and the arm `carried` (the same recipe with init.encoder_from=<source>, and
+Two train.py runs on this checkout: the arm `scratch` (the recipe as given) and the arm
+`carried` (the same recipe with init.encoder_from=<source> and
 init.freeze_encoder_steps=<--freeze>). Both arms get the same seed, the same optimizer-step
 budget (--steps: trainer.max_steps) or wall-clock budget (--minutes: trainer.max_time), the same
 overrides (after `--`: they must build the encoder in the source's shape; a misfit stops the run
@@ -44,12 +43,19 @@ CHILD_ENV = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
 ARMS = ("scratch", "carried")
 
 
+def max_time(minutes: float) -> str:
+    """Lightning's "DD:HH:MM:SS" for a budget in minutes (whole seconds)."""
+    seconds = round(minutes * 60)
+    days, rest = divmod(seconds, 86400)
+    return f"{days:02d}:{rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
+
+
 def arm_command(args: argparse.Namespace, arm: str) -> list[str]:
     """The train.py command of one arm (the arms differ only in init.*)."""
     budget = (
         [f"trainer.max_steps={args.steps}"]
         if args.minutes is None
-        else [f"+trainer.max_time={{minutes:{args.minutes}}}", "trainer.max_epochs=-1"]
+        else [f"+trainer.max_time={max_time(args.minutes)}", "trainer.max_epochs=-1"]
     )
     command = [
         sys.executable,

@@ -220,6 +220,7 @@ def test_experiment_recipe_composes() -> None:
     assert cfg.model.attention._target_.endswith("BahdanauAttention")
     assert cfg.data.source.src_lang == "en" and cfg.data.source.tgt_lang == "de"
     assert cfg.model.encoder_layers == 2  # the layout behind the README's test BLEU
+    assert cfg.callbacks.averaging.num == 8  # the test scores the last 8 epochs' mean
 
 
 def test_qa_recipe_composes(tmp_path: Path) -> None:

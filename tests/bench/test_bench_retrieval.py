@@ -90,7 +90,7 @@ def test_encoder_rows_of_a_retrieval_model_file(tmp_path: Path) -> None:
     done = bench("--data-dir", str(folder), "--collections", "dev", "--encoder", str(model))
     assert done.returncode == 0, done.stderr
     rows = [line.split(" | ")[1] for line in done.stdout.splitlines() if "| dev (3" in line]
-    assert rows == ["BM25", "dense", "hybrid (RRF)"]
+    assert rows == ["BM25", "dense", "hybrid (RRF)", "hybrid (interpolation)"]
 
 
 def test_dense_and_hybrid_rows_with_a_stand_in_encoder(tmp_path: Path, capsys) -> None:
@@ -118,5 +118,36 @@ def test_dense_and_hybrid_rows_with_a_stand_in_encoder(tmp_path: Path, capsys) -
     pairs = read_retrieval_set(QAFiles(), "validation", squad_folder(tmp_path))
     module.run("dev", pairs, (bag_of_words, bag_of_words, "h" * 64, "mean"), threads=1)
     rows = capsys.readouterr().out.splitlines()
-    assert [r.split(" | ")[1] for r in rows] == ["BM25", "dense", "hybrid (RRF)"]
+    assert [r.split(" | ")[1] for r in rows] == [
+        "BM25", "dense", "hybrid (RRF)", "hybrid (interpolation)"
+    ]  # fmt: skip
     assert all(" | 1.000 | 1.000 | 1.000 | 1.000 | " in r for r in rows)
+
+
+def test_the_interpolation_weight_of_each_half_is_chosen_on_the_other() -> None:
+    """Questions on even paragraphs are answered by BM25, those on odd ones by the dense side:
+    each half gets the weight that suits the other half, so every question ranks its paragraph
+    second (a weight chosen on the question itself would rank it first)."""
+    import importlib.util
+
+    import numpy as np
+
+    from encdec.retrieval.metrics import evaluate, gold_ranks
+    from encdec.retrieval.ranking import Ranking
+
+    spec = importlib.util.spec_from_file_location(
+        "bench_retrieval", REPO / "bench" / "retrieval.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    gold = np.array([2, 3, 4, 5])
+    other = gold - 1  # a wrong paragraph, numbered lower: a tie (w=0.5) goes its way
+    right, wrong = np.stack([gold, other], 1), np.stack([other, gold], 1)
+    even = (gold % 2 == 0)[:, None]
+    scores = np.tile(np.array([[2.0, 1.0]], np.float32), (4, 1))
+    sparse = Ranking(ids=np.where(even, right, wrong), scores=scores)  # right on even paragraphs
+    dense = Ranking(ids=np.where(even, wrong, right), scores=scores)  # right on odd ones
+    fused, weights = module.cross_fitted_interpolation(sparse, dense, gold)
+    assert weights == [0.1, 0.6]  # even half: dense-heavy (from the odd half), and vice versa
+    assert gold_ranks(fused.ids, gold).tolist() == [2, 2, 2, 2]
+    assert evaluate(gold_ranks(fused.ids, gold), depth=fused.depth).mrr == 0.5

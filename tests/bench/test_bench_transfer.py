@@ -40,8 +40,8 @@ def test_the_arms_differ_only_in_the_carried_encoder(tmp_path: Path) -> None:
         f"init.encoder_from={TRANSLATION_CKPT}",
         "init.freeze_encoder_steps=3",
     ]
-    _, timed = dry_run(*args, "--minutes", "30", "--seed", "5")
-    assert "+trainer.max_time={minutes:30.0}" in timed and "seed=5" in timed
+    _, timed = dry_run(*args, "--minutes", "90.5", "--seed", "5")
+    assert "+trainer.max_time=00:01:30:30" in timed and "seed=5" in timed
     assert not any(a.startswith("trainer.max_steps") for a in timed)
 
 
