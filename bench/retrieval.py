@@ -13,8 +13,8 @@ scores, English stop words, Porter stems); with --encoder also the dense retriev
 reciprocal rank fusion of both (what ask.py and serve.py use) and score interpolation, whose
 BM25 weight is cross-fitted: chosen (by MRR, from 0.1..0.9) on the questions of the
 odd-numbered paragraphs for those of the even-numbered ones, and the other way round, so no
-question is scored with a weight chosen on itself. Latency: the median time to search one question (tokenize or
-encode it, then search), over 200 questions, one at a time.
+question is scored with a weight chosen on itself. Latency: the median time to search one
+question (tokenize or encode it, then search), over 200 questions, one at a time.
 
 --encoder takes a trained retrieval model file or checkpoint (`python train.py task=retrieval`):
 `encdec.load` gives its `Retriever`, whose passage encoder fills a `VectorIndex` of the collection

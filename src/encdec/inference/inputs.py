@@ -31,8 +31,8 @@ Options
   (1..64, at most the beam size) and a search's `k` (1..100) must be whole numbers in their range
   (`LIMITS`); otherwise `OptionError` (a `ConfigError`, so a ValueError) with a one-line message
   naming the option and the range. The commands print it and exit with status 1, no traceback;
-  the Python API raises it. A
-  non-string sentence given to the API is a ValueError naming its index.
+  the Python API raises it. A non-string sentence given to the API is a ValueError naming its
+  index.
 
 Exit status of `predict.py`: 0 when every input line got its output line, including lines that
 could not be used (their warnings say which); 1 for a mistake that stops everything before any
