@@ -6,12 +6,11 @@ import pytest
 
 from encdec.data.qa_features import (
     DRQA_FEATURES,
-    UNK_CHAR,
-    char_ids,
-    char_vocabulary,
+    NUM_CHARS,
     drqa_features,
     lemma_exact_match,
     term_frequency,
+    word_char_ids,
 )
 
 PASSAGE = "The children walked to the mice , and a child walks home".split()
@@ -42,10 +41,10 @@ def test_drqa_features_give_one_value_per_word_for_each_feature() -> None:
     assert features["em_lemma"][2] == 1.0 and features["tf"][2] == pytest.approx(1 / 12)
 
 
-def test_char_ids_map_known_characters_and_cut_long_words() -> None:
-    vocab = char_vocabulary(["abca", "b"])
-    assert vocab == {"a": 2, "b": 3, "c": 4}  # most frequent first, ties alphabetical
-    assert char_ids(["cab", "axz"], vocab) == [[4, 2, 3], [2, UNK_CHAR, UNK_CHAR]]
-    assert char_ids(["abcabc"], vocab, max_chars=4) == [[2, 3, 4, 2]]
-    with pytest.raises(ValueError, match="max_chars=0"):
-        char_ids(["a"], vocab, max_chars=0)
+def test_word_char_ids_are_utf8_bytes_plus_one_padded_and_cut() -> None:
+    assert word_char_ids(["ab", "é"], width=3) == [98, 99, 0, 0xC3 + 1, 0xA9 + 1, 0]
+    assert word_char_ids(["abcdef"], width=4) == [98, 99, 100, 101]  # cut to the width
+    assert max(word_char_ids(["\u00ff\U0001f600"], width=16)) < NUM_CHARS
+    assert word_char_ids([], width=4) == []
+    with pytest.raises(ValueError, match="width=0"):
+        word_char_ids(["a"], width=0)

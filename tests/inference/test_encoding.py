@@ -11,7 +11,7 @@ import torch
 
 import encdec
 from encdec import build
-from encdec.inference.encoding import Encoding
+from encdec.inference.encoding import Encoding, TextTokens
 from encdec.models.retriever import DualEncoder
 from encdec.models.transformer import TransformerSeq2Seq
 from tests.inference.test_predictor import PanickyTokenizer
@@ -174,6 +174,6 @@ def test_over_long_texts_are_cut_with_a_warning() -> None:
     encoding = model.encoding  # type: ignore[attr-defined]
     ids = encoding.tokenizer.encode(long, add_special_tokens=False).ids
     assert len(ids) > encoding.limit
-    first = encoding.vectors([ids[: encoding.limit]], None, None, 1)
+    first = encoding.vectors([TextTokens(ids[: encoding.limit])], None, None, 1)
     torch.testing.assert_close(cut, first)
-    assert not torch.allclose(cut, encoding.vectors([ids], None, None, 1))
+    assert not torch.allclose(cut, encoding.vectors([TextTokens(ids)], None, None, 1))

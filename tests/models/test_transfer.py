@@ -229,10 +229,12 @@ def test_another_vocabulary_is_refused_with_one_line(source: nn.Module) -> None:
 
 def test_which_encoder_a_source_gives_and_what_cannot_carry(source: nn.Module) -> None:
     """A QA reader's source encoder is its question encoder (the passage one reads features);
-    a Transformer takes no RNN encoder: one line each."""
+    a Transformer takes no RNN encoder, a character reader gives none: one line each."""
     reader = build.load_checkpoint(QA_CKPT).task.net
     assert source_encoder(reader, "qa") is reader.question_encoder
     with pytest.raises(ConfigError, match="model=TransformerSeq2Seq has no RNN encoder"):
         carry_encoder(source_encoder(source.net, "src"), TransformerSeq2Seq(500), "src")
     with pytest.raises(ConfigError, match="its network \\(TransformerSeq2Seq\\) has no RNN"):
         source_encoder(TransformerSeq2Seq(500), "t.pt")
+    with pytest.raises(ConfigError, match="reads more than word embeddings.*data.word_chars"):
+        source_encoder(DocumentReader(50, word_chars=8), "chars.pt")

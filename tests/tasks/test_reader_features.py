@@ -1,7 +1,9 @@
-"""DrQA's reader options through the real data path: lemma exact match and term frequency as
-`data.features` columns (hand-made example), a reader built and trained with them (its inputs
-follow the list, its model file answers with them), and `embeddings.tune_top_k` leaving every
-row but the most frequent question words unchanged after an optimizer step."""
+"""DrQA's and BiDAF's reader options through the real data path: lemma exact match and term
+frequency as `data.features` columns (hand-made example), a reader built and trained with them
+(its inputs follow the list, its model file answers with them), `embeddings.tune_top_k` leaving
+every row but the most frequent question words unchanged after an optimizer step, and the
+character-level word encoder (`data.word_chars`) from the columns to the model file's answers
+and vectors."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import torch
 
 import encdec
 from encdec import build
+from encdec.data.qa_features import word_char_ids
 from encdec.data.squad import encode_qa
 from encdec.data.tokenization import special_ids
 from encdec.errors import ConfigError
@@ -100,3 +103,44 @@ def test_tune_top_k_is_refused_where_it_cannot_work(tmp_path: Path) -> None:
                                   "model.freeze_embeddings=true"], tmp_path))  # fmt: skip
     with pytest.raises(ConfigError, match="tune_top_k=-1"):
         build.check_config(compose_train([*QA_SMALL, "embeddings.tune_top_k=-1"]))
+
+
+def test_character_ids_follow_the_kept_words_of_passage_and_question() -> None:
+    tok = encdec.load(str(QA_CKPT)).task.tokenizer
+    context = "Zwölf Quokkas live on Rottnest Island"
+    columns = encode_qa(tok, [context] * 2, ["Where do quokkas live?", "Who?"], word_chars=4,
+                        max_passage_len=4, max_question_len=3)  # fmt: skip
+    words = context.split()
+    chars = {k: [row.tolist() for row in columns[k]] for k in ("passage_chars", "question_chars")}
+    assert chars["passage_chars"][0] == word_char_ids(words[:4], 4)  # cased, unseen words too
+    assert chars["question_chars"][0] == word_char_ids(["Where", "do", "quokkas"], 4)
+    assert chars["question_chars"][1] == word_char_ids(["Who", "?"], 4)
+    assert "passage_chars" not in encode_qa(tok, [context], ["Who?"])
+
+
+def test_a_reader_with_a_character_encoder_trains_and_its_model_file_answers_and_encodes(
+    tmp_path: Path, data_dir: Path, monkeypatch
+) -> None:
+    monkeypatch.setenv("ENCDEC_DATA_DIR", str(data_dir))
+    cfg = compose_train([*QA_SMALL, "data.word_chars=6", "model.char_filters=7"], tmp_path)
+    dm, task = build_task(cfg)
+    assert task.net.word_chars == 6 and task.net.question_encoder.rnn.input_size == 16 + 7
+    train = dm.datasets["train"]
+    batch = train.collate(list(train.rows[:8]))
+    assert batch.passage_chars is not None and batch.question_chars is not None
+    assert batch.passage_chars.shape == (*batch.passage.shape, 6)
+    assert batch.question_chars.shape == (*batch.question.shape, 6)
+    real = batch.passage != special_ids(dm.tokenizer)["pad"]
+    assert (batch.passage_chars[real][:, 0] > 0).all() and (batch.passage_chars[~real] == 0).all()
+    loss = task.loss(batch)
+    loss.backward()
+    assert torch.isfinite(loss) and task.net.char_encoder.conv.weight.grad.abs().sum() > 0
+    reader = encdec.load(str(build.write_model_file(task, tmp_path / "reader.pt")))
+    assert isinstance(reader, QuestionAnswerer) and reader.task.net.word_chars == 6
+    context = "The Broncos beat the Panthers 24-10 in Santa Clara in 2016."
+    span = reader("Who beat the Panthers?", context)
+    assert context[span.start : span.end] == span.text
+    # A question's vector reads its spelling: two unseen words differ, as one by one.
+    both = reader.encode(["Who is Xyzzyq?", "Who is Qwvbnm?"])
+    assert not torch.allclose(both[0], both[1])
+    torch.testing.assert_close(both[1:], reader.encode(["Who is Qwvbnm?"]))

@@ -81,7 +81,7 @@ def check(cfg: DictConfig) -> EmbedOptions:
         output,
         cfg.get("pooling"),
         cfg.get("side"),
-        batch_size or 1,
+        batch_size,
     )
 
 

@@ -40,8 +40,7 @@ def predict_options(cfg: DictConfig) -> PredictOptions:
     """beam_size / max_length / batch_size / n_best in range and scores a boolean, before
     anything is loaded."""
     values = {
-        key: inputs.check_option(key, cfg.get(key), optional=key != "batch_size")
-        for key in ("beam_size", "max_length", "batch_size", "n_best")
+        key: inputs.check_option(key, cfg.get(key)) for key in ("beam_size", "max_length", "n_best")
     }
     scores = cfg.get("scores", False)
     if not isinstance(scores, bool):
@@ -49,7 +48,7 @@ def predict_options(cfg: DictConfig) -> PredictOptions:
     return PredictOptions(
         beam_size=values["beam_size"],
         max_length=values["max_length"],
-        batch_size=values["batch_size"] or 1,
+        batch_size=inputs.check_option("batch_size", cfg.get("batch_size"), optional=False),
         n_best=values["n_best"],
         scores=scores,
     )

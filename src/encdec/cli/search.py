@@ -57,7 +57,7 @@ def index_folder(cfg: DictConfig) -> Path:
 
 
 def batch_size_of(cfg: DictConfig) -> int:
-    return inputs.check_option("batch_size", cfg.get("batch_size"), optional=False) or 1
+    return inputs.check_option("batch_size", cfg.get("batch_size"), optional=False)
 
 
 # -- index.py ----------------------------------------------------------------------------------
@@ -128,7 +128,7 @@ def search_setup(cfg: DictConfig, most_k: int) -> SearchSetup:
         None if cfg.get("index") is None else str(cfg.index),
         hybrid,
         None if cfg.get("reader") is None else str(cfg.reader),
-        inputs.check_option("k", cfg.get("k"), optional=False, most=most_k) or 1,
+        inputs.check_option("k", cfg.get("k"), optional=False, most=most_k),
     )
 
 

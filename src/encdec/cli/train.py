@@ -14,7 +14,7 @@ import lightning as L
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
-from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, ProgressBar
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from encdec import build
@@ -163,6 +163,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     callbacks += FreezeParameters.for_carried(parts.carried, parts.freeze_steps)  # init.*
     if not loggers:  # the LR monitor refuses to run without a logger
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
+    if not cfg.trainer.get("enable_progress_bar", True):  # Lightning refuses a bar it may not show
+        callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
     for callback in callbacks:  # the best checkpoint is named after the task's metric
         if isinstance(callback, ModelCheckpoint) and callback.filename is None:
             callback.filename = task.checkpoint_filename

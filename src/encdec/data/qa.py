@@ -35,7 +35,8 @@ class QADataModule(BucketedDataModule):
     Training passages longer than `max_passage_len` tokens are cut to one window holding the
     answer (`long_passages=window`) or to their start (`truncate`: questions whose answer lies
     beyond are dropped and counted). Evaluation questions are never dropped; their passages are
-    whole unless `eval_max_passage_len` is set.
+    whole unless `eval_max_passage_len` is set. `word_chars` > 0 adds each word's first
+    `word_chars` character ids for a character-level word encoder (BiDAF: 16; 0: none).
     """
 
     TOKENIZER_KINDS = ("lower_word",)
@@ -54,6 +55,7 @@ class QADataModule(BucketedDataModule):
         eval_max_passage_len: int | None = None,
         max_question_len: int = 64,
         features: Sequence[str] = FEATURES,
+        word_chars: int = 0,
         limit_train: int | None = None,
         limit_eval: int | None = None,
         num_workers: int = 0,
@@ -76,6 +78,12 @@ class QADataModule(BucketedDataModule):
                 f"{max_passage_len}, so that windows overlap and every answer fits in one."
             )
         positive(null=True, limit_train=limit_train, limit_eval=limit_eval)
+        if isinstance(word_chars, bool) or not isinstance(word_chars, int) or word_chars < 0:
+            raise ConfigError(
+                f"data.word_chars={word_chars!r}: give the characters kept of each word for the "
+                f"character-level word encoder (e.g. 16, as BiDAF), or 0 for none."
+            )
+        self.word_chars = word_chars
         self.features = check_features(features)
         splits["test"] = splits.get("test") or splits["val"]
         super().__init__(
@@ -133,8 +141,10 @@ class QADataModule(BucketedDataModule):
         }
 
     def feature_settings(self) -> dict[str, Any]:
-        """The features, when not the default two (so the default's cache keys stay as they were)."""
-        return {} if self.features == FEATURES else {"features": self.features}
+        """The features and character ids, when not the defaults (so the default's cache keys
+        stay as they were)."""
+        chosen: dict[str, Any] = {} if self.features == FEATURES else {"features": self.features}
+        return chosen | ({"word_chars": self.word_chars} if self.word_chars else {})
 
     def training_questions(self) -> list[str]:
         """Every training question (DrQA tunes the embeddings of their most frequent words)."""
@@ -158,7 +168,11 @@ class QADataModule(BucketedDataModule):
         with file_lock(cache):  # one process encodes a split (DDP ranks); the others load it
             ds = raw.map(encode, batched=True, cache_file_name=str(cache), new_fingerprint=key)
         data = QADataset(
-            ds, with_text=stage != "train", pad_id=special_ids(tok)["pad"], features=self.features
+            ds,
+            with_text=stage != "train",
+            pad_id=special_ids(tok)["pad"],
+            features=self.features,
+            word_chars=self.word_chars,
         )
         dropped = len(ds) - len(data)
         if dropped:

@@ -11,15 +11,13 @@ are computed over the whole passage (before any window is cut), then sliced like
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
 import simplemma
 
 #: The features this module adds after squad.FEATURES, in this order.
 DRQA_FEATURES = ("em_lemma", "tf")
-
-PAD_CHAR, UNK_CHAR = 0, 1  # character ids: 0 pads a word, 1 stands for an unseen character
 
 
 @lru_cache(maxsize=1 << 18)
@@ -53,18 +51,20 @@ def drqa_features(
     }
 
 
-def char_vocabulary(texts: Iterable[str], min_count: int = 1) -> dict[str, int]:
-    """Characters seen at least `min_count` times -> ids from 2 (0: padding, 1: unknown), most
-    frequent first, so the table is the same for the same texts."""
-    counts = Counter(ch for text in texts for ch in text if not ch.isspace())
-    kept = sorted((c for c, n in counts.items() if n >= min_count), key=lambda c: (-counts[c], c))
-    return {c: i for i, c in enumerate(kept, start=2)}
+#: Character ids: a word's UTF-8 bytes, each + 1, so that 0 pads (no vocabulary to save or to
+#: trust: every text maps, and an unseen letter is still its own bytes). UTF-8 uses no byte
+#: above 0xF4, so every id also fits a uint8.
+NUM_CHARS = 257
 
 
-def char_ids(
-    words: Sequence[str], vocab: Mapping[str, int], max_chars: int = 16
-) -> list[list[int]]:
-    """Each word's character ids (its first `max_chars` characters, BiDAF's 16), unpadded."""
-    if max_chars < 1:
-        raise ValueError(f"max_chars={max_chars}: keep at least one character of each word.")
-    return [[vocab.get(ch, UNK_CHAR) for ch in w[:max_chars]] for w in words]
+def word_char_ids(words: Sequence[str], width: int) -> list[int]:
+    """Each word's first `width` UTF-8 bytes + 1, padded with 0 to `width`, all words flat
+    (len(words) * width values; BiDAF cuts words to 16 characters)."""
+    if width < 1:
+        raise ValueError(f"width={width}: keep at least one character of each word.")
+    flat: list[int] = []
+    for w in words:
+        raw = w.encode("utf-8", errors="replace")[:width]
+        flat.extend(b + 1 for b in raw)
+        flat.extend([0] * (width - len(raw)))
+    return flat

@@ -16,7 +16,12 @@ import torch
 from tokenizers import Tokenizer
 from torch.utils.data import Dataset
 
-from encdec.data.qa_features import DRQA_FEATURES, lemma_exact_match, term_frequency
+from encdec.data.qa_features import (
+    DRQA_FEATURES,
+    lemma_exact_match,
+    term_frequency,
+    word_char_ids,
+)
 from encdec.errors import ConfigError
 
 #: Passage features besides the word: the word occurs in the question (as written / lower-cased).
@@ -86,9 +91,12 @@ def encode_qa(
     max_question_len: int = 64,
     train: bool = False,
     features: Sequence[str] = FEATURES,
+    word_chars: int = 0,
 ) -> dict[str, list]:
     """Token ids, character offsets, passage `features` (ALL_FEATURES) and answer spans of each
-    question.
+    question; with `word_chars`, each passage and question word's first `word_chars` character
+    ids too (`passage_chars` / `question_chars`: flat, `word_chars` values a token,
+    encdec.data.qa_features.word_char_ids).
 
     Equal contexts (all questions about one paragraph) are tokenized once. With
     `max_passage_len`, longer passages are cut: for training to one window holding the first
@@ -101,9 +109,10 @@ def encode_qa(
         e = tok.encode(c, add_special_tokens=False)
         encoded[c] = (e.ids, [o[0] for o in e.offsets], [o[1] for o in e.offsets])
     features = check_features(features)
+    chars = ("passage_chars", "question_chars") if word_chars else ()
     out: dict[str, list] = {
         k: []
-        for k in ("passage_ids", "tok_start", "tok_end", "question_ids", *features)
+        for k in ("passage_ids", "tok_start", "tok_end", "question_ids", *features, *chars)
         + ("start", "end", "window", "keep")
     }
     frequency: dict[str, list[float]] = {}  # a passage's term frequencies, computed once
@@ -141,6 +150,10 @@ def encode_qa(
         out["question_ids"].append(q.ids[:max_question_len])
         for name in features:
             out[name].append(column[name][w:stop])
+        if word_chars:  # as bytes: UTF-8 has no byte above 0xF4, so every id fits
+            q_kept = [questions[j][s:e] for s, e in q.offsets[:max_question_len]]
+            for name, kept in (("passage_chars", words[w:stop]), ("question_chars", q_kept)):
+                out[name].append(np.asarray(word_char_ids(kept, word_chars), dtype=np.uint8))
         out["start"].append(span[0] - w if inside else -1)
         out["end"].append(span[1] - w if inside else -1)
         out["window"].append(w)
@@ -156,6 +169,8 @@ class QABatch:
 
     The text fields (only filled for evaluation) map predicted spans back to answers:
     offsets[b] (P_b, 2) character span of each passage token in contexts[b].
+    passage_chars (B, P, W) / question_chars (B, Q, W): each word's character ids (0: padding),
+    for a reader with a character-level word encoder (`data.word_chars` = W), else None.
     """
 
     passage: torch.Tensor
@@ -171,9 +186,21 @@ class QABatch:
     contexts: list[str]
     offsets: list[np.ndarray]
     answers: list[dict[str, list]]
+    passage_chars: torch.Tensor | None = None
+    question_chars: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return self.passage.size(0)
+
+
+def char_batch(rows: Sequence[Any], length: int, word_chars: int) -> torch.Tensor:
+    """Each row's flat character ids (a list or array, `word_chars` a word) -> (B, length,
+    word_chars), zeros after the row's words: the characters of a batch `length` tokens wide."""
+    out = torch.zeros(len(rows), length, word_chars, dtype=torch.long)
+    for b, flat in enumerate(rows):
+        words = torch.as_tensor(np.asarray(flat, dtype=np.int64)).view(-1, word_chars)
+        out[b, : words.size(0)] = words
+    return out
 
 
 class Ragged:
@@ -204,11 +231,15 @@ class QADataset(Dataset):
         with_text: bool,
         pad_id: int,
         features: Sequence[str] = FEATURES,
+        word_chars: int = 0,
     ) -> None:
         table = ds.data.table if hasattr(ds.data, "table") else ds.data
         self.pad_id, self.with_text = pad_id, with_text
         self.passage, self.question = Ragged(table["passage_ids"]), Ragged(table["question_ids"])
         self.features = [Ragged(table[f], np.float32) for f in check_features(features)]
+        self.word_chars = word_chars
+        if word_chars:
+            self.chars = [Ragged(table[c], np.uint8) for c in ("passage_chars", "question_chars")]
         self.start = table["start"].to_numpy()
         self.end = table["end"].to_numpy()
         self.rows = np.flatnonzero(table["keep"].to_numpy(zero_copy_only=False))
@@ -245,6 +276,12 @@ class QADataset(Dataset):
         if self.with_text:
             text = {k: self.text(k, rows) for k in text}
             offsets = [np.stack([self.tok_start[r], self.tok_end[r]], 1) for r in rows]
+        chars: list[torch.Tensor | None] = [None, None]
+        if self.word_chars:
+            chars = [
+                char_batch([column[r] for r in rows], width.size(1), self.word_chars)
+                for column, width in zip(self.chars, (passage, question), strict=True)
+            ]
         return QABatch(
             passage=passage,
             passage_lengths=p_len,
@@ -259,4 +296,6 @@ class QADataset(Dataset):
             contexts=text["context"],
             offsets=offsets,
             answers=text["answers"],
+            passage_chars=chars[0],
+            question_chars=chars[1],
         )

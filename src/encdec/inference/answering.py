@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from typing import Any, cast
+from typing import Any
 
 import datasets
 import torch
@@ -20,7 +20,6 @@ from encdec.inference.encoding import Encoding, api_encode
 from encdec.inference.kinds import TaskKind
 from encdec.inference.predictor import Predicted, PredictOptions, Warn
 from encdec.inference.safety import tokenizer_failure
-from encdec.models.protocols import SentenceEncoder
 from encdec.tasks.qa import QATask, Span
 
 #: The question length a reader trained before it was recorded was trained with
@@ -58,6 +57,7 @@ def _batch(task: QATask, items: list[dict[str, str]]) -> Any:
         max_passage_len=inputs.MAX_CONTEXT_TOKENS,
         max_question_len=question_limit(task),
         features=features,
+        word_chars=task.net.word_chars,
     )
     columns.update(
         id=[str(i) for i in range(len(items))],
@@ -68,7 +68,11 @@ def _batch(task: QATask, items: list[dict[str, str]]) -> Any:
     pad_id = tok.token_to_id("<pad>")
     assert pad_id is not None  # every encdec tokenizer holds it
     ds = QADataset(
-        datasets.Dataset.from_dict(columns), with_text=True, pad_id=pad_id, features=features
+        datasets.Dataset.from_dict(columns),
+        with_text=True,
+        pad_id=pad_id,
+        features=features,
+        word_chars=task.net.word_chars,
     )
     return ds.collate(list(range(len(items))))
 
@@ -170,7 +174,7 @@ class QuestionAnswerer:
     @torch.no_grad()
     def n_best(self, question: str, context: str, n: int = 5) -> list[Span]:
         """The `n` best spans of `context` answering `question`, best first."""
-        n = inputs.check_option("n_best", n, optional=False) or 1
+        n = inputs.check_option("n_best", n, optional=False)
         return self._answer([{"question": question, "context": context}], n)[0]
 
     @torch.no_grad()
@@ -198,9 +202,9 @@ class QuestionAnswerer:
     @property
     def encoding(self) -> Encoding:
         """Texts as the reader reads a question (its question encoder, `data.max_question_len`)."""
-        tok = self.task.tokenizer
-        net = cast(SentenceEncoder, self.task.net)
-        return Encoding(net, tok, tok.token_to_id("<pad>") or 0, question_limit(self.task))
+        tok, net = self.task.tokenizer, self.task.net
+        pad_id = tok.token_to_id("<pad>") or 0
+        return Encoding(net, tok, pad_id, question_limit(self.task), net.word_chars)
 
     def encode(
         self,

@@ -13,13 +13,15 @@ with a warning, batching texts of similar length and putting the vectors back in
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from tokenizers import Tokenizer
 
+from encdec.data.qa_features import word_char_ids
+from encdec.data.squad import char_batch
 from encdec.inference import inputs
 from encdec.inference.safety import tokenizer_failure
 from encdec.models.pooling import check_pooling
@@ -31,14 +33,28 @@ ZEROS = "its vector is zeros"
 
 
 @dataclass(frozen=True)
+class TextTokens:
+    """One text as the network reads it: its token ids and, for a network that reads each word's
+    characters too, their ids (flat, `word_chars` a token; encdec.data.qa_features)."""
+
+    ids: list[int]
+    chars: list[int] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass(frozen=True)
 class Encoding:
-    """How a predictor's texts become vectors: its network, tokenizer, padding id and the most
-    tokens the chosen encoder reads (longer texts are cut to it)."""
+    """How a predictor's texts become vectors: its network, tokenizer, padding id, the most
+    tokens the chosen encoder reads (longer texts are cut to it) and the characters it reads of
+    each word (a QA reader with a character encoder; 0: token ids only)."""
 
     net: SentenceEncoder
     tokenizer: Tokenizer
     pad_id: int
     limit: int
+    word_chars: int = 0
 
     def choose(self, pooling: str | None, side: str | None) -> tuple[str, str]:
         """(pooling, side), the network's defaults for None; ConfigError (a ValueError naming
@@ -50,55 +66,65 @@ class Encoding:
     @property
     def dim(self) -> int:
         """The size of every vector (found by encoding one token)."""
-        return int(self.vectors([[self.pad_id + 1]], None, None, 1).shape[1])
+        return int(
+            self.vectors([self.text_tokens([self.pad_id + 1], ["a"])], None, None, 1).shape[1]
+        )
+
+    def text_tokens(self, ids: list[int], words: list[str]) -> TextTokens:
+        """A text's token ids and, when the network reads characters, its words' ids."""
+        return TextTokens(ids, word_char_ids(words, self.word_chars) if self.word_chars else [])
 
     @torch.no_grad()
     def vectors(
         self,
-        token_ids: list[list[int]],
+        texts: Sequence[TextTokens],
         pooling: str | None,
         side: str | None,
         batch_size: int,
     ) -> torch.Tensor:
-        """Token ids of each text -> (N, D) float32 on the CPU (zeros for an empty one), in
+        """Tokens of each text -> (N, D) float32 on the CPU (zeros for an empty one), in
         batches of similar length, in input order."""
         pooling, side = self.choose(pooling, side)
         net: Any = self.net
         device = next(net.parameters()).device
-        order = sorted(
-            (i for i, ids in enumerate(token_ids) if ids), key=lambda i: len(token_ids[i])
-        )
+        order = sorted((i for i, t in enumerate(texts) if t.ids), key=lambda i: len(texts[i]))
         found: dict[int, torch.Tensor] = {}
         for start in range(0, len(order), batch_size):
             chunk = order[start : start + batch_size]
-            lengths = torch.tensor([len(token_ids[i]) for i in chunk])
+            lengths = torch.tensor([len(texts[i]) for i in chunk])
             tokens = torch.full((len(chunk), int(lengths.max())), self.pad_id, dtype=torch.long)
             for row, i in enumerate(chunk):
-                tokens[row, : len(token_ids[i])] = torch.tensor(token_ids[i])
-            out = net.encode_texts(tokens.to(device), lengths.to(device), pooling, side)
+                tokens[row, : len(texts[i])] = torch.tensor(texts[i].ids)
+            extra = {}
+            if self.word_chars:  # (B, S, word_chars)
+                chars = char_batch([texts[i].chars for i in chunk], tokens.size(1), self.word_chars)
+                extra["chars"] = chars.to(device)
+            out = net.encode_texts(tokens.to(device), lengths.to(device), pooling, side, **extra)
             for row, i in enumerate(chunk):
                 found[i] = out[row].float().cpu()  # (D,)
         if not found:  # nothing to encode: the size still comes from the network
-            return torch.zeros(len(token_ids), self.dim)
+            return torch.zeros(len(texts), self.dim)
         dim = next(iter(found.values())).numel()
         zeros = torch.zeros(dim)
-        return torch.stack([found.get(i, zeros) for i in range(len(token_ids))])
+        return torch.stack([found.get(i, zeros) for i in range(len(texts))])
 
-    def tokenize(self, texts: list[str], warn: Warn | None) -> list[list[int]]:
-        """Each text's token ids ([] for "" or a text the tokenizer fails on: warned about),
+    def tokenize(self, texts: list[str], warn: Warn | None) -> list[TextTokens]:
+        """Each text's tokens (none for "" or a text the tokenizer fails on: warned about),
         cut to `limit` tokens (warned about)."""
-        ids: list[list[int]] = []
+        found: list[TextTokens] = []
         encodings, problems = tokenize_texts(self.tokenizer, texts)
         for i, (encoding, problem) in enumerate(zip(encodings, problems, strict=True)):
             if problem is not None and warn is not None:
                 warn(i, f"{problem}; {ZEROS}.")
-            found = list(encoding.ids) if encoding is not None else []
-            if len(found) > self.limit:
+            ids = list(encoding.ids) if encoding is not None else []
+            spans = list(encoding.offsets) if encoding is not None else []
+            if len(ids) > self.limit:
                 if warn is not None:
-                    warn(i, inputs.truncated(len(found), self.limit))
-                found = found[: self.limit]
-            ids.append(found)
-        return ids
+                    warn(i, inputs.truncated(len(ids), self.limit))
+                ids, spans = ids[: self.limit], spans[: self.limit]
+            words = [texts[i][s:e] for s, e in spans] if self.word_chars else []
+            found.append(self.text_tokens(ids, words))
+        return found
 
     def encode(
         self,

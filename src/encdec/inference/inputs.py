@@ -50,7 +50,7 @@ import unicodedata
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import IO, Any, TypeVar
+from typing import IO, Any, Literal, TypeVar, overload
 
 from encdec.decoding.types import MAX_BEAM_SIZE, MAX_OUTPUT_LENGTH
 from encdec.errors import ConfigError
@@ -86,6 +86,18 @@ class InputWarning(UserWarning):
 
 
 # -- options ------------------------------------------------------------------------------------
+@overload
+def check_option(
+    name: str, value: Any, optional: Literal[False], most: int | None = None
+) -> int: ...
+
+
+@overload
+def check_option(
+    name: str, value: Any, optional: bool = True, most: int | None = None
+) -> int | None: ...
+
+
 def check_option(
     name: str, value: Any, optional: bool = True, most: int | None = None
 ) -> int | None:

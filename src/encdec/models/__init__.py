@@ -1,6 +1,7 @@
 """Plain PyTorch modules: no Lightning, no Hydra."""
 
 from encdec.models.attention import Attention, BahdanauAttention, LuongAttention
+from encdec.models.char_encoder import CharCNNEncoder
 from encdec.models.decoder import Decoder, DecoderState, Memory
 from encdec.models.encoder import Encoder, EncoderOutput
 from encdec.models.protocols import Seq2SeqNetwork
@@ -13,6 +14,7 @@ __all__ = [
     "Attention",
     "BahdanauAttention",
     "LuongAttention",
+    "CharCNNEncoder",
     "Decoder",
     "DocumentReader",
     "DualEncoder",

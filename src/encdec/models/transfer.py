@@ -36,6 +36,12 @@ def source_encoder(net: nn.Module, source: str) -> Encoder:
     for _, encoder in encoders(net):
         if _extra_inputs(encoder) == 0:
             return encoder
+    if encoders(net):
+        raise ConfigError(
+            f"init.encoder_from={source}: every RNN encoder of its network "
+            f"({type(net).__name__}) reads more than word embeddings (a QA reader with a "
+            f"character encoder, data.word_chars > 0), so none fits another network."
+        )
     raise ConfigError(
         f"init.encoder_from={source}: its network ({type(net).__name__}) has no RNN encoder to "
         f"carry (only RNN encoders carry: a seq2seq, QA reader or retriever model file)."

@@ -233,12 +233,12 @@ class EncodeAPI(_ModelAPI):
                 i, j = owner[index]
                 found.setdefault(i, []).append(f"texts[{j}]: {message}")
 
-            ids = encoding.tokenize(texts, note)
-            vectors = encoding.vectors(ids, pooling, side, self.decode_batch_size)
+            tokens = encoding.tokenize(texts, note)
+            vectors = encoding.vectors(tokens, pooling, side, self.decode_batch_size)
             rows: dict[int, list[list[float]]] = {i: [] for i in members}
             lost: dict[int, int] = {}
             for k, (i, j) in enumerate(owner):
-                if not ids[k]:  # a text is never blank here: the tokenizer failed on it
+                if not tokens[k]:  # a text is never blank here: the tokenizer failed on it
                     lost.setdefault(i, j)
                 rows[i].append(vectors[k].tolist())
             for i in members:

@@ -50,6 +50,7 @@ class QATask(Task):
     """
 
     metric: SquadMetrics
+    net: DocumentReader
 
     def __init__(
         self,
@@ -86,6 +87,8 @@ class QATask(Task):
             batch.question,
             batch.question_lengths,
             batch.features,
+            batch.passage_chars,
+            batch.question_chars,
         )
 
     def loss(self, batch: QABatch) -> torch.Tensor:
