@@ -49,7 +49,7 @@ def trained_features(task: QATask) -> tuple[str, ...]:
 def _batch(task: QATask, items: list[dict[str, str]]) -> Any:
     tok = task.tokenizer
     contexts, questions = [i["context"] for i in items], [i["question"] for i in items]
-    features = trained_features(task)
+    features, word_chars = trained_features(task), task.net.word_chars
     columns = encode_qa(
         tok,
         contexts,
@@ -57,7 +57,7 @@ def _batch(task: QATask, items: list[dict[str, str]]) -> Any:
         max_passage_len=inputs.MAX_CONTEXT_TOKENS,
         max_question_len=question_limit(task),
         features=features,
-        word_chars=task.net.word_chars,
+        word_chars=word_chars,
     )
     columns.update(
         id=[str(i) for i in range(len(items))],
@@ -72,7 +72,7 @@ def _batch(task: QATask, items: list[dict[str, str]]) -> Any:
         with_text=True,
         pad_id=pad_id,
         features=features,
-        word_chars=task.net.word_chars,
+        word_chars=word_chars,
     )
     return ds.collate(list(range(len(items))))
 
