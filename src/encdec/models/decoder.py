@@ -29,6 +29,7 @@ from torch import nn
 
 from encdec.models.attention import Attention
 from encdec.models.encoder import EncoderOutput, rnn_class
+from encdec.models.word_dropout import WordDropout
 
 
 class OutputLayer(nn.Linear):
@@ -125,6 +126,7 @@ class Decoder(nn.Module):
         tie_embeddings: bool = False,
         copy: bool = False,
         coverage: bool = False,
+        word_dropout: float = 0.0,
     ) -> None:
         super().__init__()
         if (copy or coverage) and attention is None:
@@ -153,6 +155,7 @@ class Decoder(nn.Module):
             dropout=dropout if num_layers > 1 else 0.0,
         )
         self.dropout = nn.Dropout(dropout)
+        self.word_dropout = WordDropout(word_dropout)
         if self.attention is not None:
             self.combine = nn.Linear(hidden_dim + encoder_dim, hidden_dim)  # W_c
         # p_gen from [context; RNN output; input embedding].
@@ -216,6 +219,10 @@ class Decoder(nn.Module):
             hidden=hidden, cell=cell, input_feed=input_feed, coverage=coverage
         )
 
+    def _embed(self, tokens: torch.Tensor) -> torch.Tensor:
+        """tokens (B, ...) -> their input embeddings (B, ..., E), both dropouts applied."""
+        return self.dropout(self.word_dropout(self.embedding(tokens)))
+
     def _step(
         self, embedded: torch.Tensor, memory: Memory, state: DecoderState
     ) -> tuple[torch.Tensor, torch.Tensor | None, DecoderState, torch.Tensor | None]:
@@ -273,7 +280,7 @@ class Decoder(nn.Module):
         (the output projection) and the softmax skip padding.
         With copy, the first output is log-probabilities over the extended vocabulary instead.
         """
-        embedded = self.dropout(self.embedding(tgt_in))  # (B, T, E)
+        embedded = self._embed(tgt_in)  # (B, T, E)
         vectors: list[torch.Tensor] = []
         all_weights: list[torch.Tensor] = []  # with attention
         p_gens: list[torch.Tensor] = []  # with copy
@@ -307,7 +314,7 @@ class Decoder(nn.Module):
         generating from the vocabulary rather than copying a source word (copy networks only)."""
         if self.generate_gate is None:
             raise ValueError("copy_gates needs a copying decoder (model.copy=true).")
-        embedded = self.dropout(self.embedding(tgt_in))  # (B, T, E)
+        embedded = self._embed(tgt_in)  # (B, T, E)
         gates: list[torch.Tensor] = []
         for t in range(tgt_in.size(1)):
             _, _, state, p_gen = self._step(embedded[:, t], memory, state)
@@ -322,9 +329,7 @@ class Decoder(nn.Module):
 
         With copy: log-probabilities (B, V_ext); `tokens` must already be in-vocabulary ids.
         """
-        vector, weights, state, p_gen = self._step(
-            self.dropout(self.embedding(tokens)), memory, state
-        )
+        vector, weights, state, p_gen = self._step(self._embed(tokens), memory, state)
         logits = self.logits(vector)
         if self.copy:
             assert weights is not None and p_gen is not None and memory.src_ext is not None

@@ -14,6 +14,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from encdec.models.padded_rnn import run_padded
+from encdec.models.word_dropout import WordDropout
 
 RnnClass = type[nn.LSTM] | type[nn.GRU] | type[nn.RNN]
 RNN_CELLS: dict[str, RnnClass] = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
@@ -76,6 +77,7 @@ class Encoder(nn.Module):
         padding_idx: int = 0,
         embedding: nn.Embedding | None = None,
         num_features: int = 0,
+        word_dropout: float = 0.0,
     ) -> None:
         super().__init__()
         self.rnn_type = rnn_type
@@ -88,6 +90,7 @@ class Encoder(nn.Module):
             vocab_size, embedding_dim, padding_idx=padding_idx
         )
         self.dropout = nn.Dropout(dropout)
+        self.word_dropout = WordDropout(word_dropout)
         self.rnn = rnn_class(rnn_type)(
             self.embedding.embedding_dim + num_features,
             hidden_dim,
@@ -117,7 +120,7 @@ class Encoder(nn.Module):
             mask = torch.ones_like(src, dtype=torch.bool)
         else:
             mask = torch.arange(src.size(1), device=src.device)[None, :] < lengths[:, None]
-        embedded = self.dropout(self.embedding(src))  # (B, S, E)
+        embedded = self.dropout(self.word_dropout(self.embedding(src)))  # (B, S, E)
         if features is not None:
             embedded = torch.cat([embedded, features], dim=-1)  # (B, S, E + F)
         if lengths is None:

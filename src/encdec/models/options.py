@@ -17,9 +17,9 @@ def check_sizes(nullable: tuple[str, ...] = (), **sizes: object) -> None:
             )
 
 
-def check_dropout(dropout: float) -> None:
+def check_dropout(dropout: float, name: str = "dropout", example: float = 0.3) -> None:
     if isinstance(dropout, bool) or not isinstance(dropout, int | float) or not 0 <= dropout < 1:
         raise ValueError(
-            f"model.dropout={dropout} is not a probability below 1. Use a value in [0, 1), "
-            f"e.g. model.dropout=0.3."
+            f"model.{name}={dropout} is not a probability below 1. Use a value in [0, 1), "
+            f"e.g. model.{name}={example}."
         )

@@ -47,6 +47,7 @@ class Seq2Seq(nn.Module):
         input_feeding: bool = True,
         bridge: bool = True,
         dropout: float = 0.3,
+        word_dropout: float = 0.0,
         share_embeddings: bool = False,
         tie_embeddings: bool = False,
         copy: bool = False,
@@ -77,6 +78,7 @@ class Seq2Seq(nn.Module):
             bidirectional=bidirectional,
             dropout=dropout,
             padding_idx=pad_id,
+            word_dropout=word_dropout,
         )
         self.decoder = Decoder(
             vocab_size,
@@ -94,6 +96,7 @@ class Seq2Seq(nn.Module):
             tie_embeddings=tie_embeddings,
             copy=copy,
             coverage=coverage,
+            word_dropout=word_dropout,
         )
         set_frozen(self.embeddings(), freeze_embeddings)
 
