@@ -95,7 +95,9 @@ def test_two_runs_started_at_once_get_two_folders(data_dir: Path, tmp_path: Path
 
 def test_a_second_run_in_a_busy_folder_is_refused(data_dir: Path, tmp_path: Path) -> None:
     long = [o for o in ONE_STEP if not o.startswith("trainer.max_steps")]
-    first = start([*long, "trainer.max_steps=100000", "run_name=x"], data_dir, tmp_path)
+    # Long enough to outlive the second start on a loaded machine (it ends only when killed).
+    endless = ["trainer.max_steps=100000", "trainer.max_epochs=100000"]
+    first = start([*long, *endless, "run_name=x"], data_dir, tmp_path)
     folder = tmp_path / "outputs" / "x"
     try:
         wait_for(folder / ".lock", first)
