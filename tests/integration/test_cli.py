@@ -70,7 +70,7 @@ def test_train_writes_the_run_folder(trained: tuple[Path, dict, Path]) -> None:
     assert (run_dir / "config_resolved.yaml").is_file()
     assert (run_dir / "tokenizer.json").is_file()
     assert (run_dir / "checkpoints" / "last.ckpt").is_file()
-    assert best_checkpoint(run_dir).name.startswith("epoch00-step2-bleu")
+    assert best_checkpoint(run_dir).name.startswith("epoch00-step2-bleu_")
     # Every evaluation's hypotheses, one line per example (the test ran on one batch).
     assert (run_dir / "predictions" / "val-epoch00.txt").is_file()
     assert len((run_dir / "predictions" / "test.txt").read_text().splitlines()) > 1

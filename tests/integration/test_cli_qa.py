@@ -26,7 +26,7 @@ def trained(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[P
 def test_train_scores_and_writes_official_predictions(trained, data_dir: Path) -> None:
     run_dir, metrics, _ = trained
     assert {"train/loss", "val/em", "val/f1", "test/em", "test/f1", "test/loss"} <= set(metrics)
-    assert best_checkpoint(run_dir).name.startswith("epoch00-step2-f1")
+    assert best_checkpoint(run_dir).name.startswith("epoch00-step2-f1_")
     predictions = json.loads((run_dir / "predictions" / "test.json").read_text())
     dev = {}
     with (data_dir / "squad" / "validation.jsonl").open(encoding="utf-8") as f:

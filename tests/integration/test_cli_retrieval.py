@@ -41,7 +41,7 @@ def test_train_ranks_the_dev_slice_and_saves_a_retriever(trained, tmp_path: Path
     # The first 60 dev questions were written on 12 paragraphs: recall@20 ranks them all.
     assert metrics["test/recall_20"] == 1.0 and 0 < metrics["test/recall_1"] <= 1
     ckpt = best_checkpoint(run_dir)
-    assert ckpt.name.startswith("epoch00-step2-mrr")
+    assert ckpt.name.startswith("epoch00-step2-mrr_")
     for path in (ckpt, build.export_model(ckpt, tmp_path / "retriever.pt")):
         model = encdec.load(path)
         assert model.kind == "retrieval"

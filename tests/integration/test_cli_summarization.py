@@ -26,7 +26,7 @@ def test_train_and_eval_summarization(data_dir: Path, tmp_path: Path) -> None:
     assert expected | {"val/rouge1", "train/coverage_loss"} <= set(metrics)
     assert metrics["test/rouge1_multi"] >= metrics["test/rouge1"]  # best of 3 references
     ckpt = best_checkpoint(run_dir)
-    assert ckpt.name.startswith("epoch00-step2-rouge")
+    assert ckpt.name.startswith("epoch00-step2-rouge1_")
     wandb_run = only(list((run_dir / "wandb").glob("offline-run-*")))
     table = only(
         list((wandb_run / "files" / "media" / "table" / "val").glob("samples_*.table.json"))

@@ -69,7 +69,7 @@ def test_the_task_logs_the_figures_of_the_whole_collection(monkeypatch) -> None:
     assert logged == pytest.approx(
         {"val/recall_1": 1 / 3, "val/recall_5": 1.0, "val/recall_20": 1.0, "val/mrr": 11 / 18}
     )
-    assert task.monitor == "val/mrr" and task.checkpoint_filename.endswith("mrr{val/mrr:.2f}")
+    assert task.monitor == "val/mrr" and task.checkpoint_filename.endswith("mrr_{val/mrr:.2f}")
     assert task.samples == [
         ["question 0", "passage 10", "passage 10"],
         ["question 1", "passage 11", "passage 12"],

@@ -83,9 +83,13 @@ class Task(L.LightningModule):
 
     @property
     def checkpoint_filename(self) -> str:
-        """The best checkpoint's file name, after the monitored metric: epoch03-step660-bleu12.34."""
+        """The best checkpoint's file name, after the monitored metric: epoch03-step660-bleu_12.34.
+
+        The `_` keeps a name that ends in a digit apart from its value (`rouge1_38.78`, `f1_62.93`);
+        `=` would need quoting in a Hydra override such as `ckpt_path=...`.
+        """
         monitor = self.monitor
-        return f"epoch{{epoch:02d}}-step{{step}}-{monitor.split('/')[-1]}{{{monitor}:.2f}}"
+        return f"epoch{{epoch:02d}}-step{{step}}-{monitor.split('/')[-1]}_{{{monitor}:.2f}}"
 
     def setup(self, stage: str) -> None:
         if self.compile_net and stage == "fit":
